@@ -1,0 +1,50 @@
+// createApp(deps): the middleware chain in order, then the routes. Everything outside the
+// process (database, blob storage, logger) comes in through deps, so tests build the same app.
+import path from "node:path";
+import { Hono } from "hono";
+import { serveStatic } from "hono/bun";
+import { csrf } from "hono/csrf";
+import type { Config } from "./config.ts";
+import type { HonoEnv } from "./context.ts";
+import { healthRoutes } from "./health/routes.ts";
+import { errorHandler, notFoundHandler } from "./http/errors.tsx";
+import { render } from "./http/render.tsx";
+import { requestContext } from "./http/request-context.ts";
+import { requestLogger } from "./http/request-logger.ts";
+import { securityHeaders } from "./http/security-headers.ts";
+import type { BlobStore } from "./platform/blob.ts";
+import type { Db } from "./platform/db.ts";
+import type { Logger } from "./platform/log.ts";
+import { LandingPage } from "../views/landing.tsx";
+
+export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger };
+
+const PUBLIC_DIR = path.resolve(import.meta.dir, "../public");
+
+export function createApp(deps: AppDeps) {
+  const { config } = deps;
+  const app = new Hono<HonoEnv>();
+
+  // 1. Request id, client IP (proxy headers only with TRUST_PROXY) and a per-request logger.
+  app.use(requestContext({ logger: deps.logger, trustProxy: config.trustProxy }));
+  // 2. One log line per request: method, path, status, time; never bodies or query strings.
+  app.use(requestLogger());
+  // 3. CSP with a per-request nonce, no framing, no referrer, nosniff, HSTS in production, no-store.
+  app.use(securityHeaders({ production: config.production }));
+  // 4. Static assets (htmx, CSS, scripts) from public/, before anything that needs a session.
+  app.use("/static/*", serveStatic({ root: PUBLIC_DIR, rewriteRequestPath: (p) => p.replace(/^\/static/, "") }));
+  // 5. CSRF: an unsafe method must come from our own origin (Origin or Sec-Fetch-Site); SameSite
+  //    cookies are the second layer. Cross-site form posts get 403.
+  app.use(csrf({ origin: config.appOrigin }));
+
+  // Routes.
+  app.route("/", healthRoutes({ db: deps.db, blob: deps.blob }));
+  app.get("/", (c) => render(c, { title: "Patient letters, mailed safely", page: <LandingPage /> }));
+
+  // 6. Errors: a page for browsers, a fragment for htmx, JSON for API callers; 404 for the rest.
+  app.onError(errorHandler({ exposeDetails: config.env === "development" }));
+  app.notFound(notFoundHandler());
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,163 @@
+// The only module that reads process.env. Every setting is validated once, with one
+// readable list of every problem, and the result is frozen so nothing mutates it later.
+import { z } from "zod";
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** "kid:base64" pairs separated by commas; the first pair is the current key. */
+function keyRing(label: string, bytes: number) {
+  return z.string().transform((raw, ctx) => {
+    const keys: { id: string; key: Buffer }[] = [];
+    for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const [id, b64, extra] = part.split(":");
+      const key = b64 ? Buffer.from(b64, "base64") : Buffer.alloc(0);
+      if (!id || !KEY_ID.test(id) || !b64 || extra !== undefined) {
+        ctx.addIssue({ code: "custom", message: `${label}: each entry must look like "keyid:base64key"` });
+        return z.NEVER;
+      }
+      if (key.length < bytes) {
+        ctx.addIssue({ code: "custom", message: `${label}: key "${id}" must decode to at least ${bytes} bytes (got ${key.length})` });
+        return z.NEVER;
+      }
+      if (keys.some((k) => k.id === id)) {
+        ctx.addIssue({ code: "custom", message: `${label}: key id "${id}" appears twice` });
+        return z.NEVER;
+      }
+      keys.push({ id, key: key.subarray(0, bytes) });
+    }
+    if (keys.length === 0) {
+      ctx.addIssue({ code: "custom", message: `${label}: at least one key is required` });
+      return z.NEVER;
+    }
+    return keys;
+  });
+}
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    APP_ORIGIN: z.url({ protocol: /^https?$/ }).optional(),
+    TRUST_PROXY: booleanFlag.default(false),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+    AZURE_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+    AZURE_STORAGE_ACCOUNT_URL: z.url({ protocol: /^https?$/ }).optional(),
+    AZURE_STORAGE_CONTAINER: z
+      .string()
+      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, "must be a valid Azure container name (3-63 lowercase letters, digits, hyphens)")
+      .default("phi"),
+    HMAC_KEYS: keyRing("HMAC_KEYS", 32),
+    ENCRYPTION_KEYS: keyRing("ENCRYPTION_KEYS", 32),
+  })
+  .superRefine((env, ctx) => {
+    const production = env.NODE_ENV === "production";
+    const origin = env.APP_ORIGIN ?? `http://localhost:${env.PORT}`;
+    if (!env.AZURE_STORAGE_CONNECTION_STRING && !env.AZURE_STORAGE_ACCOUNT_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AZURE_STORAGE_ACCOUNT_URL"],
+        message: "set AZURE_STORAGE_ACCOUNT_URL (managed identity) or AZURE_STORAGE_CONNECTION_STRING",
+      });
+    }
+    if (!production) return;
+    // Production refuses anything that would send PHI or credentials in clear text.
+    if (!env.APP_ORIGIN) {
+      ctx.addIssue({ code: "custom", path: ["APP_ORIGIN"], message: "required in production (the public https:// address)" });
+    } else if (!origin.startsWith("https://")) {
+      ctx.addIssue({ code: "custom", path: ["APP_ORIGIN"], message: "must be https:// in production" });
+    }
+    if (env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_ACCOUNT_URL.startsWith("https://")) {
+      ctx.addIssue({ code: "custom", path: ["AZURE_STORAGE_ACCOUNT_URL"], message: "must be https:// in production (SAS links over HTTP are refused)" });
+    }
+    const conn = env.AZURE_STORAGE_CONNECTION_STRING;
+    if (conn && (/UseDevelopmentStorage=true/i.test(conn) || /DefaultEndpointsProtocol=http(;|$)/i.test(conn) || /Endpoint=http:\/\//i.test(conn))) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AZURE_STORAGE_CONNECTION_STRING"],
+        message: "must use HTTPS endpoints in production (no emulator, no http)",
+      });
+    }
+    if (/sslmode=disable/i.test(env.DATABASE_URL)) {
+      ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "sslmode=disable is not allowed in production" });
+    }
+  })
+  .transform((env) => {
+    const production = env.NODE_ENV === "production";
+    return {
+      env: env.NODE_ENV,
+      production,
+      host: env.HOST,
+      port: env.PORT,
+      appOrigin: (env.APP_ORIGIN ?? `http://localhost:${env.PORT}`).replace(/\/$/, ""),
+      trustProxy: env.TRUST_PROXY,
+      // Tests are quiet unless asked; everything else logs at info.
+      logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === "test" ? "silent" : "info"),
+      database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+      blob: {
+        connectionString: env.AZURE_STORAGE_CONNECTION_STRING,
+        accountUrl: env.AZURE_STORAGE_ACCOUNT_URL,
+        container: env.AZURE_STORAGE_CONTAINER,
+      },
+      keys: { hmac: env.HMAC_KEYS, encryption: env.ENCRYPTION_KEYS },
+    };
+  });
+
+export type Config = Readonly<z.output<typeof schema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const field = issue.path.join(".") || "(environment)";
+    // For a missing variable zod says "expected string, received undefined": say it plainly.
+    const message = issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message;
+    return `${field}: ${message}`;
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Buffer.isBuffer(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Parses the given environment (process.env by default) or throws a ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) throw new ConfigError(problemsOf(result.error));
+  return deepFreeze(result.data);
+}
+
+/** Settings for the development orchestrator (scripts/dev.ts), which starts the embedded services. */
+export function loadDevSettings(env: Record<string, string | undefined> = process.env) {
+  const parsed = z
+    .object({
+      PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+      PLH_DATA_DIR: z.string().min(1).default(".data"),
+      LOG_LEVEL: z.string().optional(),
+    })
+    .safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  return { port: parsed.data.PORT, dataDir: parsed.data.PLH_DATA_DIR, logLevel: parsed.data.LOG_LEVEL };
+}
+
+/** The owner connection for maintenance scripts (migrate, audit:verify, bench); absent means "use the dev database". */
+export function loadOwnerDatabaseUrl(env: Record<string, string | undefined> = process.env): string | undefined {
+  const parsed = z.url({ protocol: /^postgres(ql)?$/ }).optional().safeParse(env.DATABASE_OWNER_URL || undefined);
+  if (!parsed.success) throw new ConfigError([`DATABASE_OWNER_URL: ${parsed.error.issues[0]?.message ?? "invalid"}`]);
+  return parsed.data;
+}

@@ -1,0 +1,17 @@
+// The typed Hono environment: every c.set key the middleware chain uses is declared here.
+import type { Server } from "bun";
+import type { Logger } from "./platform/log.ts";
+
+/** Who sent a request, as recorded in audit events. Never holds PHI. */
+export type RequestMeta = { requestId: string; ip: string; userAgent: string };
+
+export type HonoEnv = {
+  Bindings: { server?: Server<unknown> } | undefined;
+  Variables: {
+    requestId: string;
+    clientIp: string;
+    log: Logger;
+    /** Set by hono/secure-headers: the per-request CSP nonce for script tags. */
+    secureHeadersNonce?: string;
+  };
+};

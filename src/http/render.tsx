@@ -1,0 +1,36 @@
+// The one place that decides full page vs htmx fragment. htmx 4 sends HX-Request on every request
+// it makes and HX-Request-Type "full" when it swaps the whole body; both kinds of answer vary on
+// HX-Request, so caches never hand a fragment to a full navigation.
+import type { Context } from "hono";
+import type { Child } from "hono/jsx";
+import type { HonoEnv } from "../context.ts";
+import { type Flash, Layout } from "../../views/layout.tsx";
+
+export function isFragmentRequest(c: Context<HonoEnv>): boolean {
+  return c.req.header("hx-request") === "true" && c.req.header("hx-request-type") !== "full";
+}
+
+export type RenderOptions = {
+  title: string;
+  page: Child;
+  /** What an htmx request receives instead of the whole page; defaults to the page content. */
+  fragment?: Child;
+  status?: number;
+  flash?: Flash[];
+};
+
+export function render(c: Context<HonoEnv>, options: RenderOptions): Response | Promise<Response> {
+  c.header("Vary", "HX-Request", { append: true });
+  const status = (options.status ?? 200) as 200;
+  if (isFragmentRequest(c)) return c.html(<>{options.fragment ?? options.page}</>, status);
+  const nonce = c.get("secureHeadersNonce") ?? "";
+  return c.html(
+    "<!doctype html>" +
+      (
+        <Layout title={options.title} nonce={nonce} flash={options.flash}>
+          {options.page}
+        </Layout>
+      ).toString(),
+    status,
+  );
+}

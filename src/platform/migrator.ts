@@ -1,0 +1,30 @@
+// Kysely's Migrator over migrations/ (YYYYMMDDHHMM_slug.ts files, run in name order).
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { Kysely } from "kysely";
+import { FileMigrationProvider, Migrator } from "kysely/migration";
+
+export const MIGRATIONS_DIR = path.resolve(import.meta.dir, "../../migrations");
+
+export function createMigrator(db: Kysely<any>): Migrator {
+  return new Migrator({
+    db,
+    provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }),
+  });
+}
+
+/** Names of migrations not yet applied; read-only, so the app role can call it at boot. */
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const all = await createMigrator(db).getMigrations();
+  return all.filter((m) => !m.executedAt).map((m) => m.name);
+}
+
+/** Runs every pending migration, throwing with the failing migration's name on error. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const { error, results } = await createMigrator(db).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

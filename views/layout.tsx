@@ -1,0 +1,84 @@
+import { FlashRegion } from "./components/flash.tsx";
+import { NonceContext } from "./components/nonce-context.ts";
+
+export type Flash = { kind: "success" | "error" | "info"; message: string };
+
+export type LayoutProps = {
+  title: string;
+  nonce: string;
+  flash?: Flash[];
+  user?: { name: string } | null;
+  children?: any;
+};
+
+/**
+ * The full HTML document around every page (the caller emits the doctype).
+ * No inline scripts or styles: the CSP allows scripts by nonce only and
+ * styles from 'self' only.
+ */
+export function Layout(props: LayoutProps) {
+  const { title, nonce, flash, user, children } = props;
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${title} · PatientLetterHub`}</title>
+        <meta name="htmx-config" content='extensions:"hx-csp"' />
+        <link rel="stylesheet" href="/static/styles.css" />
+        <script src="/static/vendor/htmx.min.js" nonce={nonce} defer></script>
+        <script src="/static/vendor/hx-csp.min.js" nonce={nonce} defer></script>
+      </head>
+      <body>
+        <a class="skip-link" href="#main">
+          Skip to main content
+        </a>
+        <header class="site-header">
+          <div class="container header-inner">
+            <a class="brand" href="/">
+              <span class="brand-mark" aria-hidden="true"></span>
+              PatientLetterHub
+            </a>
+            <nav aria-label="Main">
+              {user ? (
+                <ul class="nav-list">
+                  <li class="nav-user">
+                    <span class="visually-hidden">Signed in as </span>
+                    {user.name}
+                  </li>
+                  <li>
+                    <form method="post" action="/logout" class="nav-form">
+                      <button type="submit" class="button-link">
+                        Sign out
+                      </button>
+                    </form>
+                  </li>
+                </ul>
+              ) : (
+                <ul class="nav-list">
+                  <li>
+                    <a href="/login">Sign in</a>
+                  </li>
+                  <li>
+                    <a href="/signup" class="button button-small">
+                      Create account
+                    </a>
+                  </li>
+                </ul>
+              )}
+            </nav>
+          </div>
+        </header>
+        <main id="main" tabindex={-1} class="container">
+          <FlashRegion messages={flash} />
+          <NonceContext.Provider value={nonce}>{children}</NonceContext.Provider>
+        </main>
+        <footer class="site-footer">
+          <div class="container">
+            <p>© PatientLetterHub · Patient health information is handled under a signed Business Associate Agreement.</p>
+          </div>
+        </footer>
+      </body>
+    </html>
+  );
+}
