@@ -144,6 +144,9 @@ export async function startAzurite(options: { port: number; dataDir?: string }):
     ...(location ? ["--location", location] : ["--inMemoryPersistence"]),
   ];
   const child = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+  // If our process ends without calling stop() (a crash, an interrupted test run), take Azurite with it.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const endpoint = `http://${LOOPBACK}:${options.port}/${AZURITE_ACCOUNT}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -167,9 +170,12 @@ export async function startAzurite(options: { port: number; dataDir?: string }):
     endpoint,
     connectionString: azuriteConnectionString(options.port),
     async stop() {
+      process.off("exit", killOnExit);
       if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
+      // Azurite closes gracefully on SIGTERM but waits for idle keep-alive sockets; an
+      // in-memory instance has nothing to flush, and a persistent one gets three seconds.
+      child.kill(location ? "SIGTERM" : "SIGKILL");
+      const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(3_000).then(() => false)]);
       if (!exited) {
         child.kill("SIGKILL");
         await child.exited;

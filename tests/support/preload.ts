@@ -8,4 +8,4 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopTestStack();
-});
+}, 30_000);

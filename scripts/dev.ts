@@ -1,0 +1,119 @@
+// `bun run dev`: embedded PostgreSQL + Azurite, migrations, then the app with reload on change.
+// No configuration needed; PORT and PLH_DATA_DIR are honoured. Ctrl-C or SIGTERM stops it all.
+import { writeFileSync } from "node:fs";
+import { allowBrowserUploadsFrom, createBlobStore } from "../src/platform/blob.ts";
+import { ConfigError, loadDevSettings } from "../src/config.ts";
+import { createDatabaseIfMissing, enableAppLogin, isPortFree, postgresUrl, startAzurite, APP_ROLE } from "../src/platform/embedded.ts";
+import { withOwnerKysely } from "./support/owner-database.ts";
+import { migrateToLatest } from "../src/platform/migrator.ts";
+import { choosePort, DEV_DATABASE, devPaths, loadOrCreateDevSecrets, saveDevSecrets, startDevPostgres } from "./support/dev-stack.ts";
+
+const started = performance.now();
+const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+
+let settings;
+try {
+  settings = loadDevSettings();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+}
+
+if (!(await isPortFree(settings.port))) {
+  console.error(`Port ${settings.port} is already in use. Set PORT to a free port, e.g. PORT=${settings.port + 1} bun run dev`);
+  process.exit(1);
+}
+
+const paths = devPaths(settings.dataDir);
+const secrets = loadOrCreateDevSecrets(settings.dataDir);
+const appOrigin = `http://localhost:${settings.port}`;
+const stops: (() => Promise<void>)[] = [];
+let server: ReturnType<typeof Bun.spawn> | undefined;
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    if (server && server.exitCode === null) {
+      server.kill("SIGTERM");
+      await Promise.race([server.exited, Bun.sleep(10_000)]);
+      if (server.exitCode === null) server.kill("SIGKILL");
+    }
+    await Promise.allSettled(stops.reverse().map((stop) => stop()));
+    console.log("Stopped the app, PostgreSQL and Azurite.");
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+try {
+  const azuritePort = await choosePort(secrets.azuritePort, 10000);
+  const [postgres, azurite] = await Promise.all([
+    startDevPostgres(settings.dataDir, secrets).then((pg) => (stops.push(pg.stop), pg)),
+    startAzurite({ port: azuritePort, dataDir: paths.azurite }).then((az) => (stops.push(az.stop), az)),
+  ]);
+  if (secrets.azuritePort !== azuritePort) saveDevSecrets(settings.dataDir, { ...loadOrCreateDevSecrets(settings.dataDir), azuritePort });
+
+  const ownerUrl = postgres.ownerUrl(DEV_DATABASE);
+  const blobSettings = { connectionString: azurite.connectionString, accountUrl: undefined, container: "phi" };
+  await Promise.all([
+    (async () => {
+      await createDatabaseIfMissing(postgres.ownerUrl("postgres"), DEV_DATABASE);
+      const applied = await withOwnerKysely(ownerUrl, migrateToLatest);
+      if (applied.length) console.log(`Applied migrations: ${applied.join(", ")}`);
+      await enableAppLogin(ownerUrl, secrets.appPassword);
+    })(),
+    (async () => {
+      await createBlobStore(blobSettings).ensureContainer();
+      await allowBrowserUploadsFrom(blobSettings, appOrigin);
+    })(),
+  ]);
+
+  writeFileSync(paths.devJson, JSON.stringify({ app: appOrigin, postgres: ownerUrl, blob: azurite.endpoint }, null, 2));
+
+  server = Bun.spawn([process.execPath, "--watch", "src/server.ts"], {
+    cwd: `${import.meta.dir}/..`,
+    stdio: ["inherit", "inherit", "inherit"],
+    env: {
+      // The developer's own environment passes through (PATH, LOG_LEVEL…); ours wins.
+      ...process.env,
+      NODE_ENV: "development",
+      PORT: String(settings.port),
+      APP_ORIGIN: appOrigin,
+      DATABASE_URL: postgresUrl(APP_ROLE, secrets.appPassword, postgres.port, DEV_DATABASE),
+      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      AZURE_STORAGE_CONTAINER: "phi",
+      HMAC_KEYS: secrets.hmacKeys,
+      ENCRYPTION_KEYS: secrets.encryptionKeys,
+    },
+  });
+  void server.exited.then((code) => {
+    if (!stopping) {
+      console.error(`The app exited (code ${code}); stopping the embedded services.`);
+      void stopAll(code || 1);
+    }
+  });
+
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${appOrigin}/healthz`)).ok) break;
+    } catch {}
+    if (i > 300) throw new Error("the app did not answer /healthz within 30 s");
+    await Bun.sleep(50);
+  }
+  console.log(
+    [
+      ``,
+      `PatientLetterHub is ready in ${seconds()} s`,
+      `  App:        ${appOrigin}`,
+      `  PostgreSQL: ${ownerUrl.replace(/:[^:@/]+@/, ":****@")} (owner; full URL in ${paths.devJson})`,
+      `  Blob:       ${azurite.endpoint} (container "phi")`,
+      `Press Ctrl-C to stop everything.`,
+      ``,
+    ].join("\n"),
+  );
+} catch (error) {
+  console.error(`bun run dev failed: ${error instanceof Error ? error.message : String(error)}`);
+  await stopAll(1);
+}

@@ -1,0 +1,27 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createTestApp, type TestApp, formPost, TEST_ORIGIN } from "./support/app.ts";
+let t: TestApp;
+beforeAll(async () => { t = await createTestApp(); });
+afterAll(() => t.close());
+test("explore", async () => {
+  const show = async (label: string, r: Response) => { console.log("=====", label, r.status, JSON.stringify(Object.fromEntries(r.headers))); const b = await r.text(); console.log(b.slice(0, 600)); };
+  await show("/", await t.app.request("/"));
+  await show("/hx", await t.app.request("/", { headers: { "HX-Request": "true" } }));
+  await show("healthz", await t.app.request("/healthz"));
+  await show("evil", await t.app.request(new Request(TEST_ORIGIN + "/", { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" }, body: "a=b" })));
+  await show("sfs", await t.app.request(new Request(TEST_ORIGIN + "/", { method: "POST", headers: { "sec-fetch-site": "cross-site", "content-type": "application/x-www-form-urlencoded" }, body: "a=b" })));
+  await show("textplain", await t.app.request(new Request(TEST_ORIGIN + "/", { method: "POST", headers: { origin: "https://evil.example", "content-type": "text/plain" }, body: "a=b" })));
+  await show("json evil", await t.app.request(new Request(TEST_ORIGIN + "/", { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: "{}" })));
+  await show("same", await t.app.request(formPost("/nope", { a: "b" })));
+  await show("same /", await t.app.request(formPost("/", { a: "b" })));
+  await show("js", await t.app.request("/static/vendor/htmx.min.js"));
+  await show("css", await t.app.request("/static/styles.css"));
+  await show("404", await t.app.request("/nope"));
+  await show("404json", await t.app.request("/nope", { headers: { accept: "application/json" } }));
+  await show("404hx", await t.app.request("/nope", { headers: { "HX-Request": "true" } }));
+  await show("trav", await t.app.request("/static/../src/config.ts"));
+  await show("trav2", await t.app.request("/static/%2e%2e/src/config.ts"));
+  await show("trav3", await t.app.request("http://localhost/static/%2e%2e/src/config.ts"));
+  await show("trav4", await t.app.request(new Request("http://localhost/static/..%2fsrc/config.ts")));
+  await show("static404", await t.app.request("/static/nope.js"));
+});
