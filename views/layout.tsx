@@ -25,6 +25,7 @@ export function Layout(props: LayoutProps) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · PatientLetterHub`}</title>
         <meta name="htmx-config" content='extensions:"hx-csp"' />
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/static/styles.css" />
         <script src="/static/vendor/htmx.min.js" nonce={nonce} defer></script>
         <script src="/static/vendor/hx-csp.min.js" nonce={nonce} defer></script>

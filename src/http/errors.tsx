@@ -54,6 +54,6 @@ export function errorHandler(options: { exposeDetails?: boolean } = {}): ErrorHa
 export function notFoundHandler(): NotFoundHandler<HonoEnv> {
   return function notFound(c) {
     if (wantsJson(c)) return c.json({ error: "Not found", requestId: c.get("requestId") }, 404);
-    return render(c, { title: TITLES[404]!, status: 404, page: <NotFoundPage /> });
+    return render(c, { title: TITLES[404]!, status: 404, page: <NotFoundPage requestId={c.get("requestId")} /> });
   };
 }

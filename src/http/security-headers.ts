@@ -33,7 +33,10 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   return async function securityHeaders(c, next) {
     await headers(c, async () => {
       await next();
-      if (!c.req.path.startsWith("/static/")) c.header("Cache-Control", "no-store");
+      // Only a static asset that was actually served may be cached: an error page under /static/
+      // (404 for a missing or traversal path) is dynamic like any other and carries a request id.
+      const staticAsset = c.req.path.startsWith("/static/") && c.res.status < 400;
+      if (!staticAsset) c.header("Cache-Control", "no-store");
     });
   };
 }

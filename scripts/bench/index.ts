@@ -1,0 +1,34 @@
+// `bun run bench [name…]`: each benchmark prints its result as a ratio against a baseline
+// measured in the same run, on its own throwaway embedded PostgreSQL and Azurite (loopback).
+import type { Kysely } from "kysely";
+import { freshDatabase, startTestStack, stopTestStack } from "../../tests/support/stack.ts";
+import { withOwnerKysely } from "../support/owner-database.ts";
+import { benchAuditWrite } from "./audit-write.ts";
+import { benchHttpChain } from "./http-chain.ts";
+
+export type BenchStack = { appUrl: string; owner: Kysely<any>; blobConnectionString: string };
+
+const BENCHES: Record<string, (stack: BenchStack) => Promise<string[]>> = {
+  "audit-write": benchAuditWrite,
+  "http-chain": benchHttpChain,
+};
+
+const names = process.argv.slice(2);
+const unknown = names.filter((n) => !(n in BENCHES));
+if (unknown.length) {
+  console.error(`Unknown benchmark(s): ${unknown.join(", ")}. Available: ${Object.keys(BENCHES).join(", ")}`);
+  process.exit(2);
+}
+
+const stack = await startTestStack();
+try {
+  for (const name of names.length ? names : Object.keys(BENCHES)) {
+    const database = await freshDatabase();
+    const lines = await withOwnerKysely(database.ownerUrl, (owner) =>
+      BENCHES[name]!({ appUrl: database.appUrl, owner, blobConnectionString: stack.azurite.connectionString }),
+    );
+    console.log(lines.join("\n"));
+  }
+} finally {
+  await stopTestStack();
+}

@@ -1,0 +1,48 @@
+// `bun run migrate up|down|status` through the real script, as the owner, on an empty database.
+import { expect, test } from "bun:test";
+import { createDatabaseIfMissing, withOwnerClient } from "../src/platform/embedded.ts";
+import { testStack } from "./support/stack.ts";
+
+async function migrate(url: string, ...args: string[]) {
+  const proc = Bun.spawn([process.execPath, "scripts/migrate.ts", ...args], {
+    cwd: `${import.meta.dir}/..`,
+    env: { PATH: process.env.PATH ?? "", DATABASE_OWNER_URL: url },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const code = await proc.exited;
+  return { code, out: (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) };
+}
+
+test("status, up and down on an empty database; down refuses to drop a non-empty audit trail", async () => {
+  const stack = testStack();
+  const name = `m_${crypto.randomUUID().slice(0, 8)}`;
+  await createDatabaseIfMissing(stack.postgres.ownerUrl("postgres"), name);
+  const url = stack.postgres.ownerUrl(name);
+
+  const before = await migrate(url, "status");
+  expect(before.code).toBe(0);
+  expect(before.out).toMatch(/pending\s+202611231200_foundation/);
+
+  const up = await migrate(url);
+  expect(up.code).toBe(0);
+  expect(up.out).toContain("applied: 202611231200_foundation");
+  expect((await migrate(url, "up")).out).toContain("up to date");
+  expect((await migrate(url, "status")).out).toMatch(/applied \d{4}-\d{2}-\d{2}T.*202611231200_foundation/);
+
+  const down = await migrate(url, "down");
+  expect(down.code).toBe(0);
+  expect(down.out).toContain("reverted: 202611231200_foundation");
+  const tables = await withOwnerClient(url, (c) => c.query("SELECT to_regclass('public.audit_events') AS t"));
+  expect(tables.rows[0].t).toBeNull();
+
+  expect((await migrate(url, "up")).code).toBe(0);
+  await withOwnerClient(url, (c) =>
+    c.query("INSERT INTO audit_events (actor_type, action, outcome) VALUES ('system', 'practice.created', 'success')"),
+  );
+  const refused = await migrate(url, "down");
+  expect(refused.code).toBe(1);
+  expect(refused.out).toContain("refusing to drop audit_events: it holds 1 events");
+
+  expect((await migrate(url, "sideways")).code).toBe(2);
+});
