@@ -5,28 +5,28 @@ import { z } from "zod";
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** "kid:base64" pairs separated by commas; the first pair is the current key. */
-function keyRing(label: string, bytes: number) {
+function keyRing(bytes: number) {
   return z.string().transform((raw, ctx) => {
     const keys: { id: string; key: Buffer }[] = [];
     for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
       const [id, b64, extra] = part.split(":");
       const key = b64 ? Buffer.from(b64, "base64") : Buffer.alloc(0);
       if (!id || !KEY_ID.test(id) || !b64 || extra !== undefined) {
-        ctx.addIssue({ code: "custom", message: `${label}: each entry must look like "keyid:base64key"` });
+        ctx.addIssue({ code: "custom", message: `each entry must look like "keyid:base64key"` });
         return z.NEVER;
       }
       if (key.length < bytes) {
-        ctx.addIssue({ code: "custom", message: `${label}: key "${id}" must decode to at least ${bytes} bytes (got ${key.length})` });
+        ctx.addIssue({ code: "custom", message: `key "${id}" must decode to at least ${bytes} bytes (got ${key.length})` });
         return z.NEVER;
       }
       if (keys.some((k) => k.id === id)) {
-        ctx.addIssue({ code: "custom", message: `${label}: key id "${id}" appears twice` });
+        ctx.addIssue({ code: "custom", message: `key id "${id}" appears twice` });
         return z.NEVER;
       }
       keys.push({ id, key: key.subarray(0, bytes) });
     }
     if (keys.length === 0) {
-      ctx.addIssue({ code: "custom", message: `${label}: at least one key is required` });
+      ctx.addIssue({ code: "custom", message: "at least one key is required" });
       return z.NEVER;
     }
     return keys;
@@ -42,7 +42,11 @@ const schema = z
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
     HOST: z.string().min(1).default("127.0.0.1"),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-    APP_ORIGIN: z.url({ protocol: /^https?$/ }).optional(),
+    // Compared with the browser's Origin header by the CSRF check, so it must be a bare origin.
+    APP_ORIGIN: z
+      .url({ protocol: /^https?$/ })
+      .refine((v) => new URL(v).origin === v.replace(/\/$/, ""), "must be an origin only (scheme, host, port), without a path or query")
+      .optional(),
     TRUST_PROXY: booleanFlag.default(false),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
@@ -53,8 +57,8 @@ const schema = z
       .string()
       .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, "must be a valid Azure container name (3-63 lowercase letters, digits, hyphens)")
       .default("phi"),
-    HMAC_KEYS: keyRing("HMAC_KEYS", 32),
-    ENCRYPTION_KEYS: keyRing("ENCRYPTION_KEYS", 32),
+    HMAC_KEYS: keyRing(32),
+    ENCRYPTION_KEYS: keyRing(32),
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === "production";
@@ -84,10 +88,10 @@ const schema = z
         message: "must use HTTPS endpoints in production (no emulator, no http)",
       });
     }
-    if (/sslmode=disable/i.test(env.DATABASE_URL)) {
-      ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "sslmode=disable is not allowed in production" });
+    if (env.DATABASE_URL && !/[?&]sslmode=(require|verify-ca|verify-full)(&|$)/i.test(env.DATABASE_URL)) {
+      ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "must require TLS in production (add ?sslmode=verify-full, verify-ca or require)" });
     }
-  })
+  }, { when: () => true }) // check these even when a field above failed: one list of every problem
   .transform((env) => {
     const production = env.NODE_ENV === "production";
     return {

@@ -4,10 +4,14 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../src/platform/embedded.ts";
+import { loadOrCreateDevSecrets, saveDevSecrets } from "../scripts/support/dev-stack.ts";
 
 const root = path.resolve(import.meta.dir, "..");
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "plh-dev-"));
 chmodSync(dataDir, 0o755);
+// Dev prefers ports 54320 and 10000; give this data directory its own so a concurrent run
+// (another checkout, a developer's dev server) cannot race for them.
+saveDevSecrets(dataDir, { ...loadOrCreateDevSecrets(dataDir), postgresPort: await freePort(), azuritePort: await freePort() });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function descendants(pid: number): number[] {

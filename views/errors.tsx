@@ -48,7 +48,8 @@ export function ErrorFragment(props: ErrorProps) {
 }
 
 /** Content of the 404 page (also used for another practice's resources). */
-export function NotFoundPage() {
+export function NotFoundPage(props: { requestId?: string } = {}) {
+  const { requestId } = props;
   return (
     <section class="error-page" aria-labelledby="error-title">
       <p class="eyebrow">Error 404</p>
@@ -57,6 +58,11 @@ export function NotFoundPage() {
         We couldn't find that page. The address may be mistyped, or the item may not exist or may belong to
         another practice.
       </p>
+      {requestId ? (
+        <p class="muted">
+          Reference: <code>{requestId}</code>
+        </p>
+      ) : null}
       <p>
         <a class="button" href="/">
           Back to home
