@@ -46,6 +46,8 @@ function appWithFailingRoutes(env: Record<string, string | undefined>, logger: L
 const PRODUCTION = {
   NODE_ENV: "production",
   APP_ORIGIN: "https://plh.example",
+  // Production requires TLS to Postgres; these apps never query (they share t.db).
+  DATABASE_URL: "postgres://plh_app:unused@db.internal:5432/plh?sslmode=verify-full",
   AZURE_STORAGE_CONNECTION_STRING: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eA==;EndpointSuffix=core.windows.net",
 };
 

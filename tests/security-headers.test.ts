@@ -145,7 +145,8 @@ describe("other security headers", () => {
       testEnv({
         NODE_ENV: "production",
         APP_ORIGIN: "https://plh.example",
-        DATABASE_URL: t.database.appUrl,
+        // Production requires TLS to Postgres; this app never queries (it shares t.db).
+        DATABASE_URL: `${t.database.appUrl}?sslmode=require`,
         AZURE_STORAGE_CONNECTION_STRING: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eA==;EndpointSuffix=core.windows.net",
       }),
     );
