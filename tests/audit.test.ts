@@ -1,6 +1,6 @@
 // The audit core: append-only for everyone, chained per practice, verifiable.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import { recordAudit } from "../src/audit/record.ts";
 import { chainHash, GENESIS_HASH, verifyAuditChains } from "../src/audit/verify.ts";
 import { withPlatform, withTenant } from "../src/platform/db.ts";
@@ -19,6 +19,18 @@ async function audit(practiceId: string, n = 1) {
       recordAudit(tx, { practiceId, actor: { type: "user", id: "u-1", role: "admin" }, action: "practice.created", target: { type: "practice", id: practiceId }, details: { n: i }, request }),
     );
   }
+}
+
+/** What an attacker with superuser rights could do: change rows with the append-only triggers off. */
+async function tamper(statement: RawBuilder<unknown>) {
+  await t.ownerDb.connection().execute(async (conn) => {
+    await sql`SET session_replication_role = replica`.execute(conn);
+    try {
+      await statement.execute(conn);
+    } finally {
+      await sql`SET session_replication_role = origin`.execute(conn);
+    }
+  });
 }
 
 beforeAll(async () => {
@@ -145,12 +157,7 @@ describe("hash chain", () => {
     const d = (await createPractice(t.db, { name: "Tampered" }, system)).id;
     await audit(d, 4);
     const target = await t.ownerDb.selectFrom("audit_events").select(["id", "hash"]).where("practice_id", "=", d).where("chain_seq", "=", "3").executeTakeFirstOrThrow();
-    // Someone with superuser rights bypasses the triggers and edits a row in place.
-    await t.ownerDb.connection().execute(async (conn) => {
-      await sql`SET session_replication_role = replica`.execute(conn);
-      await sql`UPDATE audit_events SET outcome = 'denied' WHERE id = ${target.id}`.execute(conn);
-      await sql`SET session_replication_role = origin`.execute(conn);
-    });
+    await tamper(sql`UPDATE audit_events SET outcome = 'denied' WHERE id = ${target.id}`);
     const report = await verifyAuditChains(t.ownerDb);
     expect(report.breaks).toHaveLength(1);
     expect(report.breaks[0]).toMatchObject({ chain: d, eventId: target.id, chainSeq: "3", problem: "hash", found: target.hash });
@@ -160,20 +167,12 @@ describe("hash chain", () => {
   test("verification notices a deleted row and a removed tail", async () => {
     const e = (await createPractice(t.db, { name: "Gaps" }, system)).id;
     await audit(e, 4);
-    await t.ownerDb.connection().execute(async (conn) => {
-      await sql`SET session_replication_role = replica`.execute(conn);
-      await sql`DELETE FROM audit_events WHERE practice_id = ${e} AND chain_seq = 2`.execute(conn);
-      await sql`SET session_replication_role = origin`.execute(conn);
-    });
+    await tamper(sql`DELETE FROM audit_events WHERE practice_id = ${e} AND chain_seq = 2`);
     expect((await verifyAuditChains(t.ownerDb, { practiceId: e })).breaks[0]).toMatchObject({ problem: "sequence", chainSeq: "3" });
 
     const f = (await createPractice(t.db, { name: "Tail" }, system)).id;
     await audit(f, 2);
-    await t.ownerDb.connection().execute(async (conn) => {
-      await sql`SET session_replication_role = replica`.execute(conn);
-      await sql`DELETE FROM audit_events WHERE practice_id = ${f} AND chain_seq = 3`.execute(conn);
-      await sql`SET session_replication_role = origin`.execute(conn);
-    });
+    await tamper(sql`DELETE FROM audit_events WHERE practice_id = ${f} AND chain_seq = 3`);
     expect((await verifyAuditChains(t.ownerDb, { practiceId: f })).breaks[0]).toMatchObject({ problem: "head", chainSeq: "3" });
   });
 

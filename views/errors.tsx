@@ -49,25 +49,12 @@ export function ErrorFragment(props: ErrorProps) {
 
 /** Content of the 404 page (also used for another practice's resources). */
 export function NotFoundPage(props: { requestId?: string } = {}) {
-  const { requestId } = props;
   return (
-    <section class="error-page" aria-labelledby="error-title">
-      <p class="eyebrow">Error 404</p>
-      <h1 id="error-title">Page not found</h1>
-      <p>
-        We couldn't find that page. The address may be mistyped, or the item may not exist or may belong to
-        another practice.
-      </p>
-      {requestId ? (
-        <p class="muted">
-          Reference: <code>{requestId}</code>
-        </p>
-      ) : null}
-      <p>
-        <a class="button" href="/">
-          Back to home
-        </a>
-      </p>
-    </section>
+    <ErrorPage
+      status={404}
+      title="Page not found"
+      message="We couldn't find that page. The address may be mistyped, or the item may not exist or may belong to another practice."
+      requestId={props.requestId}
+    />
   );
 }

@@ -66,6 +66,19 @@ const protections: { title: string; body: string }[] = [
   },
 ];
 
+function CallsToAction() {
+  return (
+    <div class="actions">
+      <a class="button" href="/signup">
+        Create your practice account
+      </a>
+      <a class="button button-secondary" href="/login">
+        Sign in
+      </a>
+    </div>
+  );
+}
+
 export function LandingPage() {
   return (
     <>
@@ -77,14 +90,7 @@ export function LandingPage() {
           information (PHI) stays off our web tier: your recipient list goes from your browser straight to
           private, encrypted storage, and every step is recorded in an audit trail you can export.
         </p>
-        <div class="actions">
-          <a class="button" href="/signup">
-            Create your practice account
-          </a>
-          <a class="button button-secondary" href="/login">
-            Sign in
-          </a>
-        </div>
+        <CallsToAction />
       </section>
 
       <section class="section" aria-labelledby="how-title">
@@ -117,14 +123,7 @@ export function LandingPage() {
       <section class="section section-cta" aria-labelledby="start-title">
         <h2 id="start-title">Get started</h2>
         <p>An admin creates the practice account and signs the BAA; then you can invite your team.</p>
-        <div class="actions">
-          <a class="button" href="/signup">
-            Create your practice account
-          </a>
-          <a class="button button-secondary" href="/login">
-            Sign in
-          </a>
-        </div>
+        <CallsToAction />
       </section>
     </>
   );
