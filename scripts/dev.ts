@@ -1,6 +1,6 @@
 // `bun run dev`: embedded PostgreSQL + Azurite, migrations, then the app with reload on change.
 // No configuration needed; PORT and PLH_DATA_DIR are honoured. Ctrl-C or SIGTERM stops it all.
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { allowBrowserUploadsFrom, createBlobStore } from "../src/platform/blob.ts";
 import { ConfigError, loadDevSettings } from "../src/config.ts";
 import { createDatabaseIfMissing, enableAppLogin, isPortFree, postgresUrl, startAzurite, APP_ROLE } from "../src/platform/embedded.ts";
@@ -53,29 +53,50 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 try {
-  const azuritePort = await choosePort(secrets.azuritePort, 10000);
-  const [postgres, azurite] = await Promise.all([
-    startDevPostgres(settings.dataDir, secrets).then((pg) => (stops.push(pg.stop), pg)),
-    startAzurite({ port: azuritePort, dataDir: paths.azurite }).then((az) => (stops.push(az.stop), az)),
-  ]);
-  if (secrets.azuritePort !== azuritePort) saveDevSecrets(settings.dataDir, { ...loadOrCreateDevSecrets(settings.dataDir), azuritePort });
+  const external = settings.external;
+  // Each part is embedded unless the developer pointed dev at their own (DESIGN: "With
+  // DATABASE_URL / Azure settings it uses those instead").
+  const database = external.databaseUrl
+    ? (async () => {
+        if (external.ownerDatabaseUrl) {
+          const applied = await withOwnerKysely(external.ownerDatabaseUrl, migrateToLatest);
+          if (applied.length) console.log(`Applied migrations: ${applied.join(", ")}`);
+        } else {
+          console.log("DATABASE_URL is set without DATABASE_OWNER_URL: not running migrations (the server refuses to start if any are pending).");
+        }
+        return { appUrl: external.databaseUrl!, shownUrl: external.ownerDatabaseUrl ?? external.databaseUrl! };
+      })()
+    : (async () => {
+        const postgres = await startDevPostgres(settings.dataDir, secrets);
+        stops.push(postgres.stop);
+        const ownerUrl = postgres.ownerUrl(DEV_DATABASE);
+        await createDatabaseIfMissing(postgres.ownerUrl("postgres"), DEV_DATABASE);
+        const applied = await withOwnerKysely(ownerUrl, migrateToLatest);
+        if (applied.length) console.log(`Applied migrations: ${applied.join(", ")}`);
+        await enableAppLogin(ownerUrl, secrets.appPassword);
+        return { appUrl: postgresUrl(APP_ROLE, secrets.appPassword, postgres.port, DEV_DATABASE), shownUrl: ownerUrl };
+      })();
+  const storage = external.blob
+    ? (async () => {
+        const blobSettings = { ...external.blob!, container: "phi" };
+        await createBlobStore(blobSettings).ensureContainer();
+        return { settings: blobSettings, endpoint: external.blob!.accountUrl ?? "(from AZURE_STORAGE_CONNECTION_STRING)" };
+      })()
+    : (async () => {
+        const azuritePort = await choosePort(secrets.azuritePort, 10000);
+        const azurite = await startAzurite({ port: azuritePort, dataDir: paths.azurite });
+        stops.push(azurite.stop);
+        if (secrets.azuritePort !== azuritePort) saveDevSecrets(settings.dataDir, { ...loadOrCreateDevSecrets(settings.dataDir), azuritePort });
+        const blobSettings = { connectionString: azurite.connectionString, accountUrl: undefined, container: "phi" };
+        await createBlobStore(blobSettings).ensureContainer();
+        await allowBrowserUploadsFrom(blobSettings, appOrigin);
+        return { settings: blobSettings, endpoint: azurite.endpoint };
+      })();
+  const [db, blob] = await Promise.all([database, storage]);
 
-  const ownerUrl = postgres.ownerUrl(DEV_DATABASE);
-  const blobSettings = { connectionString: azurite.connectionString, accountUrl: undefined, container: "phi" };
-  await Promise.all([
-    (async () => {
-      await createDatabaseIfMissing(postgres.ownerUrl("postgres"), DEV_DATABASE);
-      const applied = await withOwnerKysely(ownerUrl, migrateToLatest);
-      if (applied.length) console.log(`Applied migrations: ${applied.join(", ")}`);
-      await enableAppLogin(ownerUrl, secrets.appPassword);
-    })(),
-    (async () => {
-      await createBlobStore(blobSettings).ensureContainer();
-      await allowBrowserUploadsFrom(blobSettings, appOrigin);
-    })(),
-  ]);
-
-  writeFileSync(paths.devJson, JSON.stringify({ app: appOrigin, postgres: ownerUrl, blob: azurite.endpoint }, null, 2));
+  // It holds the owner password: readable by this user only, like dev-secrets.json.
+  writeFileSync(paths.devJson, JSON.stringify({ app: appOrigin, postgres: db.shownUrl, blob: blob.endpoint }, null, 2));
+  chmodSync(paths.devJson, 0o600);
 
   server = Bun.spawn([process.execPath, "--watch", "src/server.ts"], {
     cwd: `${import.meta.dir}/..`,
@@ -86,8 +107,9 @@ try {
       NODE_ENV: "development",
       PORT: String(settings.port),
       APP_ORIGIN: appOrigin,
-      DATABASE_URL: postgresUrl(APP_ROLE, secrets.appPassword, postgres.port, DEV_DATABASE),
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      DATABASE_URL: db.appUrl,
+      AZURE_STORAGE_CONNECTION_STRING: blob.settings.connectionString,
+      AZURE_STORAGE_ACCOUNT_URL: blob.settings.accountUrl,
       AZURE_STORAGE_CONTAINER: "phi",
       HMAC_KEYS: secrets.hmacKeys,
       ENCRYPTION_KEYS: secrets.encryptionKeys,
@@ -112,8 +134,8 @@ try {
       ``,
       `PatientLetterHub is ready in ${seconds()} s`,
       `  App:        ${appOrigin}`,
-      `  PostgreSQL: ${ownerUrl.replace(/:[^:@/]+@/, ":****@")} (owner; full URL in ${paths.devJson})`,
-      `  Blob:       ${azurite.endpoint} (container "phi")`,
+      `  PostgreSQL: ${db.shownUrl.replace(/:[^:@/]+@/, ":****@")} (full URL in ${paths.devJson})`,
+      `  Blob:       ${blob.endpoint} (container "phi")`,
       `Press Ctrl-C to stop everything.`,
       ``,
     ].join("\n"),

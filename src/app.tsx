@@ -15,9 +15,15 @@ import { securityHeaders } from "./http/security-headers.ts";
 import type { BlobStore } from "./platform/blob.ts";
 import type { Db } from "./platform/db.ts";
 import type { Logger } from "./platform/log.ts";
+import type { Mailer } from "./platform/mail.ts";
+import { authRoutes } from "./auth/routes.tsx";
+import { mfaRoutes } from "./auth/mfa-routes.tsx";
+import { devMailRoutes } from "./dev/routes.tsx";
+import { sessionLoader } from "./http/session.ts";
+import { practiceRoutes } from "./practices/routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
-export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger };
+export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer };
 
 const PUBLIC_DIR = path.resolve(import.meta.dir, "../public");
 
@@ -36,12 +42,20 @@ export function createApp(deps: AppDeps) {
   // 5. CSRF: an unsafe method must come from our own origin (Origin or Sec-Fetch-Site); SameSite
   //    cookies are the second layer. Cross-site form posts get 403.
   app.use(csrf({ origin: config.appOrigin }));
+  // 6. Session: the __Host- cookie's live session and user, if any (guards on routes decide access).
+  app.use(sessionLoader({ db: deps.db, config }));
 
   // Routes.
+  const auth = { db: deps.db, config, mailer: deps.mailer };
   app.route("/", healthRoutes({ db: deps.db, blob: deps.blob }));
   app.get("/", (c) => render(c, { title: "Patient letters, mailed safely", page: <LandingPage /> }));
+  app.route("/", authRoutes(auth));
+  app.route("/", mfaRoutes(auth));
+  app.route("/", practiceRoutes({ db: deps.db }));
+  // The development mailbox reads mail written to files; production sends real mail and never mounts it.
+  if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 
-  // 6. Errors: a page for browsers, a fragment for htmx, JSON for API callers; 404 for the rest.
+  // 7. Errors: a page for browsers, a fragment for htmx, JSON for API callers; 404 for the rest.
   app.onError(errorHandler({ exposeDetails: config.env === "development" }));
   app.notFound(notFoundHandler());
   return app;

@@ -59,6 +59,11 @@ const schema = z
       .default("phi"),
     HMAC_KEYS: keyRing(32),
     ENCRYPTION_KEYS: keyRing(32),
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+    MAIL_FROM: z.string().min(3).default("PatientLetterHub <no-reply@localhost>"),
+    MAIL_DIR: z.string().min(1).default(".data/mail"),
+    SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(240).default(15),
+    SESSION_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(24).default(12),
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === "production";
@@ -88,6 +93,9 @@ const schema = z
         message: "must use HTTPS endpoints in production (no emulator, no http)",
       });
     }
+    if (!env.SMTP_URL) {
+      ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "required in production (smtps://user:pass@host:465 or smtp://…:587, which must offer STARTTLS)" });
+    }
     if (env.DATABASE_URL && !/[?&]sslmode=(require|verify-ca|verify-full)(&|$)/i.test(env.DATABASE_URL)) {
       ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "must require TLS in production (add ?sslmode=verify-full, verify-ca or require)" });
     }
@@ -110,6 +118,9 @@ const schema = z
         container: env.AZURE_STORAGE_CONTAINER,
       },
       keys: { hmac: env.HMAC_KEYS, encryption: env.ENCRYPTION_KEYS },
+      // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
+      mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },
+      session: { idleMinutes: env.SESSION_IDLE_MINUTES, absoluteHours: env.SESSION_ABSOLUTE_HOURS },
     };
   });
 
@@ -153,10 +164,27 @@ export function loadDevSettings(env: Record<string, string | undefined> = proces
       PORT: z.coerce.number().int().min(1).max(65535).default(3000),
       PLH_DATA_DIR: z.string().min(1).default(".data"),
       LOG_LEVEL: z.string().optional(),
+      // Given these, dev uses them instead of starting the embedded service.
+      DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+      DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+      AZURE_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+      AZURE_STORAGE_ACCOUNT_URL: z.url({ protocol: /^https?$/ }).optional(),
     })
     .safeParse(env);
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
-  return { port: parsed.data.PORT, dataDir: parsed.data.PLH_DATA_DIR, logLevel: parsed.data.LOG_LEVEL };
+  const d = parsed.data;
+  return {
+    port: d.PORT,
+    dataDir: d.PLH_DATA_DIR,
+    logLevel: d.LOG_LEVEL,
+    external: {
+      databaseUrl: d.DATABASE_URL,
+      ownerDatabaseUrl: d.DATABASE_OWNER_URL,
+      blob: d.AZURE_STORAGE_CONNECTION_STRING || d.AZURE_STORAGE_ACCOUNT_URL
+        ? { connectionString: d.AZURE_STORAGE_CONNECTION_STRING, accountUrl: d.AZURE_STORAGE_ACCOUNT_URL }
+        : undefined,
+    },
+  };
 }
 
 /** The owner connection for maintenance scripts (migrate, audit:verify, bench); absent means "use the dev database". */

@@ -1,6 +1,7 @@
 // The typed Hono environment: every c.set key the middleware chain uses is declared here.
 import type { Server } from "bun";
 import type { Logger } from "./platform/log.ts";
+import type { Session, User } from "./platform/schema.ts";
 
 /** Who sent a request, as recorded in audit events. Never holds PHI. */
 export type RequestMeta = { requestId: string; ip: string; userAgent: string };
@@ -13,5 +14,8 @@ export type HonoEnv = {
     log: Logger;
     /** Set by hono/secure-headers: the per-request CSP nonce for script tags. */
     secureHeadersNonce?: string;
+    /** The live session behind the cookie and its user, when there is one (http/session.ts). */
+    session?: Session;
+    user?: User;
   };
 };

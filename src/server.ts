@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { createBlobStore } from "./platform/blob.ts";
 import { createDb } from "./platform/db.ts";
 import { createLogger } from "./platform/log.ts";
+import { createMailer } from "./platform/mail.ts";
 import { pendingMigrations } from "./platform/migrator.ts";
 
 function fail(message: string): never {
@@ -31,7 +32,7 @@ try {
   fail(`Cannot reach the database: ${error instanceof Error ? error.message : String(error)}`);
 }
 
-const app = createApp({ config, db, blob, logger });
+const app = createApp({ config, db, blob, logger, mailer: createMailer(config.mail) });
 
 let server: ReturnType<typeof Bun.serve>;
 try {

@@ -31,6 +31,7 @@ function prodEnv(overrides: Record<string, string | undefined> = {}): Record<str
     AZURE_STORAGE_ACCOUNT_URL: "https://plhstore.blob.core.windows.net",
     HMAC_KEYS: `h1:${key(32, 1)}`,
     ENCRYPTION_KEYS: `e1:${key(32, 2)}`,
+    SMTP_URL: "smtps://mailer:secret@smtp.example:465",
     ...overrides,
   };
 }
@@ -167,6 +168,12 @@ describe("loadConfig: production refuses unsafe settings", () => {
   test("production refuses a DATABASE_URL that does not ask for TLS at all", () => {
     const problems = problemsFor(prodEnv({ DATABASE_URL: "postgres://plh_app:secret@db.internal:5432/plh" }));
     expect(problems).toEqual(["DATABASE_URL: must require TLS in production (add ?sslmode=verify-full, verify-ca or require)"]);
+  });
+
+  test("production refuses to run without SMTP_URL (mail would otherwise go to local files)", () => {
+    const problems = problemsFor(prodEnv({ SMTP_URL: undefined }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith("SMTP_URL: required in production");
   });
 
   test("APP_ORIGIN with a path or query is refused (the browser's Origin header could never match it)", () => {

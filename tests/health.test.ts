@@ -34,7 +34,7 @@ describe("/readyz", () => {
     const config = loadConfig(testEnv({ DATABASE_URL: t.database.appUrl, AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString }));
     const blob = createBlobStore(config.blob);
     await blob.ensureContainer();
-    const app = createApp({ config, db: t.db, blob, logger: createLogger({ level: "silent" }) });
+    const app = createApp({ config, db: t.db, blob, logger: createLogger({ level: "silent" }), mailer: t.mailer });
     expect((await app.request("/readyz")).status).toBe(200);
 
     await azurite.stop();
@@ -47,7 +47,7 @@ describe("/readyz", () => {
     const port = await freePort(); // nothing listens here
     const config = loadConfig(testEnv({ DATABASE_URL: postgresUrl("plh_app", "x", port, "none") }));
     const db = createDb(config.database.url, { max: 1 });
-    const app = createApp({ config, db, blob: t.blob, logger: createLogger({ level: "silent" }) });
+    const app = createApp({ config, db, blob: t.blob, logger: createLogger({ level: "silent" }), mailer: t.mailer });
     try {
       const res = await app.request("/readyz");
       expect(res.status).toBe(503);

@@ -32,7 +32,7 @@ function memoryLogger(level = "info"): { logger: Logger; lines: string[]; entrie
 /** The real app for the given environment, plus routes that fail in the ways routes fail. */
 function appWithFailingRoutes(env: Record<string, string | undefined>, logger: Logger = createLogger({ level: "silent" })) {
   const config = loadConfig(testEnv({ DATABASE_URL: t.database.appUrl, ...env }));
-  const app = createApp({ config, db: t.db, blob: t.blob, logger });
+  const app = createApp({ config, db: t.db, blob: t.blob, logger, mailer: t.mailer });
   // Routes added after createApp still run behind the whole middleware chain and its onError.
   app.get("/boom", () => {
     throw new Error("secret detail");
@@ -48,6 +48,7 @@ const PRODUCTION = {
   APP_ORIGIN: "https://plh.example",
   // Production requires TLS to Postgres; these apps never query (they share t.db).
   DATABASE_URL: "postgres://plh_app:unused@db.internal:5432/plh?sslmode=verify-full",
+  SMTP_URL: "smtps://mailer:unused@smtp.example:465",
   AZURE_STORAGE_CONNECTION_STRING: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eA==;EndpointSuffix=core.windows.net",
 };
 
@@ -159,7 +160,7 @@ describe("request logs carry no PHI", () => {
   test("query strings and form bodies never reach the log; the path does", async () => {
     const { logger, lines, entries } = memoryLogger();
     const config = loadConfig(testEnv({ DATABASE_URL: t.database.appUrl }));
-    const app = createApp({ config, db: t.db, blob: t.blob, logger });
+    const app = createApp({ config, db: t.db, blob: t.blob, logger, mailer: t.mailer });
 
     const get = await app.request("/?first_name=Jane&dob=1970-01-01");
     expect(get.status).toBe(200);

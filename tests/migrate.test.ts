@@ -1,7 +1,13 @@
 // `bun run migrate up|down|status` through the real script, as the owner, on an empty database.
 import { expect, test } from "bun:test";
 import { createDatabaseIfMissing, withOwnerClient } from "../src/platform/embedded.ts";
+import { readdirSync } from "node:fs";
+import { MIGRATIONS_DIR } from "../src/platform/migrator.ts";
 import { testStack } from "./support/stack.ts";
+
+const NAMES = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, "")).sort();
+const FIRST = NAMES[0]!;
+const LAST = NAMES.at(-1)!;
 
 async function migrate(url: string, ...args: string[]) {
   const proc = Bun.spawn([process.execPath, "scripts/migrate.ts", ...args], {
@@ -22,17 +28,20 @@ test("status, up and down on an empty database; down refuses to drop a non-empty
 
   const before = await migrate(url, "status");
   expect(before.code).toBe(0);
-  expect(before.out).toMatch(/pending\s+202611231200_foundation/);
+  for (const name of NAMES) expect(before.out).toMatch(new RegExp(`pending\\s+${name}`));
 
   const up = await migrate(url);
   expect(up.code).toBe(0);
-  expect(up.out).toContain("applied: 202611231200_foundation");
+  for (const name of NAMES) expect(up.out).toContain(`applied: ${name}`);
   expect((await migrate(url, "up")).out).toContain("up to date");
-  expect((await migrate(url, "status")).out).toMatch(/applied \d{4}-\d{2}-\d{2}T.*202611231200_foundation/);
+  expect((await migrate(url, "status")).out).toMatch(new RegExp(`applied \\d{4}-\\d{2}-\\d{2}T.*${LAST}`));
 
-  const down = await migrate(url, "down");
-  expect(down.code).toBe(0);
-  expect(down.out).toContain("reverted: 202611231200_foundation");
+  // down reverts one migration at a time, newest first, all the way to an empty schema.
+  for (const name of [...NAMES].reverse()) {
+    const down = await migrate(url, "down");
+    expect(down.code).toBe(0);
+    expect(down.out).toContain(`reverted: ${name}`);
+  }
   const tables = await withOwnerClient(url, (c) => c.query("SELECT to_regclass('public.audit_events') AS t"));
   expect(tables.rows[0].t).toBeNull();
 
@@ -40,9 +49,11 @@ test("status, up and down on an empty database; down refuses to drop a non-empty
   await withOwnerClient(url, (c) =>
     c.query("INSERT INTO audit_events (actor_type, action, outcome) VALUES ('system', 'practice.created', 'success')"),
   );
+  for (const name of NAMES.slice(1).reverse()) expect((await migrate(url, "down")).out).toContain(`reverted: ${name}`);
   const refused = await migrate(url, "down");
   expect(refused.code).toBe(1);
   expect(refused.out).toContain("refusing to drop audit_events: it holds 1 events");
+  expect((await migrate(url, "status")).out).toMatch(new RegExp(`applied .*${FIRST}`));
 
   expect((await migrate(url, "sideways")).code).toBe(2);
-});
+}, 30_000);

@@ -147,11 +147,12 @@ describe("other security headers", () => {
         APP_ORIGIN: "https://plh.example",
         // Production requires TLS to Postgres; this app never queries (it shares t.db).
         DATABASE_URL: `${t.database.appUrl}?sslmode=require`,
+        SMTP_URL: "smtps://mailer:unused@smtp.example:465",
         AZURE_STORAGE_CONNECTION_STRING: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eA==;EndpointSuffix=core.windows.net",
       }),
     );
     expect(config.production).toBe(true);
-    const app = createApp({ config, db: t.db, blob: t.blob, logger: createLogger({ level: "silent" }) });
+    const app = createApp({ config, db: t.db, blob: t.blob, logger: createLogger({ level: "silent" }), mailer: t.mailer });
     const res = await app.request("https://plh.example/healthz");
     expect(res.status).toBe(200);
     const hsts = res.headers.get("strict-transport-security");

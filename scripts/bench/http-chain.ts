@@ -5,6 +5,7 @@ import { loadConfig } from "../../src/config.ts";
 import { createBlobStore } from "../../src/platform/blob.ts";
 import { createDb } from "../../src/platform/db.ts";
 import { createLogger } from "../../src/platform/log.ts";
+import { createMailer } from "../../src/platform/mail.ts";
 import type { BenchStack } from "./index.ts";
 
 const REQUESTS = 5_000;
@@ -38,7 +39,7 @@ export async function benchHttpChain(stack: BenchStack): Promise<string[]> {
     HMAC_KEYS: `b:${Buffer.alloc(32, 1).toString("base64")}`, ENCRYPTION_KEYS: `b:${Buffer.alloc(32, 2).toString("base64")}`,
   });
   const db = createDb(config.database.url, { max: 2 });
-  const app = createApp({ config, db, blob: createBlobStore(config.blob), logger: createLogger({ level: "silent" }) });
+  const app = createApp({ config, db, blob: createBlobStore(config.blob), logger: createLogger({ level: "silent" }), mailer: createMailer(config.mail) });
   const full = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
   const bare = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) });
   try {

@@ -2,14 +2,15 @@
 // database, using the running `bun run dev` stack or, when it is not running, starting its
 // embedded PostgreSQL just for the duration of the script.
 import { existsSync, readFileSync } from "node:fs";
-import { Kysely, PostgresDialect } from "kysely";
+import type { Kysely } from "kysely";
 import pg from "pg";
+import { createOwnerDb } from "../../src/platform/db.ts";
 import { loadDevSettings, loadOwnerDatabaseUrl } from "../../src/config.ts";
 import { createDatabaseIfMissing } from "../../src/platform/embedded.ts";
 import { DEV_DATABASE, devPaths, loadOrCreateDevSecrets, startDevPostgres } from "./dev-stack.ts";
 
 export async function withOwnerKysely<T>(url: string, fn: (db: Kysely<any>) => Promise<T>): Promise<T> {
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
+  const db = createOwnerDb(url);
   try {
     return await fn(db);
   } finally {

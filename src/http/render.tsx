@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 import type { HonoEnv } from "../context.ts";
 import { type Flash, Layout } from "../../views/layout.tsx";
+import { NonceContext } from "../../views/components/nonce-context.ts";
 
 export function isFragmentRequest(c: Context<HonoEnv>): boolean {
   return c.req.header("hx-request") === "true" && c.req.header("hx-request-type") !== "full";
@@ -22,12 +23,15 @@ export type RenderOptions = {
 export function render(c: Context<HonoEnv>, options: RenderOptions): Response | Promise<Response> {
   c.header("Vary", "HX-Request", { append: true });
   const status = (options.status ?? 200) as 200;
-  if (isFragmentRequest(c)) return c.html(<>{options.fragment ?? options.page}</>, status);
   const nonce = c.get("secureHeadersNonce") ?? "";
+  // Fragments need the nonce too: hx-csp strips htmx attributes from elements without it.
+  if (isFragmentRequest(c)) return c.html(<NonceContext.Provider value={nonce}>{options.fragment ?? options.page}</NonceContext.Provider>, status);
+  // The header names the person only once they are fully signed in (past the second factor).
+  const user = c.get("session")?.mfa_verified_at ? { name: c.get("user")!.full_name } : null;
   return c.html(
     "<!doctype html>" +
       (
-        <Layout title={options.title} nonce={nonce} flash={options.flash}>
+        <Layout title={options.title} nonce={nonce} flash={options.flash} user={user}>
           {options.page}
         </Layout>
       ).toString(),

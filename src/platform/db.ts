@@ -23,26 +23,50 @@ export function createDb(url: string, options: { max?: number; applicationName?:
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-/** Who a transaction acts for: recorded as app.actor so database-side checks can name it. */
-export type TenantContext = { practiceId: string; actor: string };
+/**
+ * The owner connection for migrations and maintenance (scripts, tests): untyped, because it also
+ * reads tables and functions the app never touches. Never used by the running app.
+ */
+export function createOwnerDb(url: string, options: { max?: number } = {}): Kysely<any> {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 2, application_name: "patientletterhub-owner" });
+  pool.on("error", () => {});
+  return new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+}
 
 /**
- * Runs fn in a transaction scoped to one practice. RLS policies read app.practice_id, set with
- * is_local = true so it cannot outlive the transaction or leak to the next user of the connection.
+ * What a transaction may see. RLS policies read these settings, set with is_local = true so they
+ * cannot outlive the transaction or leak to the next user of the pooled connection.
+ * - practiceId: the tenant (practice tables);
+ * - userId: the signed-in user (their own sessions, memberships, practice names);
+ * - sessionTokenHash: proof of holding a session cookie (finding that one session row).
  */
-export async function withTenant<T>(db: Db, context: TenantContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export type DbContext = { actor: string; practiceId?: string | null; userId?: string | null; sessionTokenHash?: string | null };
+
+export async function withContext<T>(db: Db, context: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
-    await sql`SELECT set_config('app.practice_id', ${context.practiceId}, true), set_config('app.actor', ${context.actor}, true)`.execute(tx);
+    await sql`SELECT set_config('app.actor', ${context.actor}, true),
+                     set_config('app.practice_id', ${context.practiceId ?? ""}, true),
+                     set_config('app.user_id', ${context.userId ?? ""}, true),
+                     set_config('app.session_token_hash', ${context.sessionTokenHash ?? ""}, true)`.execute(tx);
     return fn(tx);
   });
 }
 
+/** Narrows a transaction that already knows its user to one practice (or back to none). */
+export async function setPracticeContext(tx: Tx, practiceId: string | null): Promise<void> {
+  await sql`SELECT set_config('app.practice_id', ${practiceId ?? ""}, true)`.execute(tx);
+}
+
+export type TenantContext = { practiceId: string; actor: string; userId?: string | null };
+
+/** Runs fn in a transaction scoped to one practice. */
+export function withTenant<T>(db: Db, context: TenantContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return withContext(db, context, fn);
+}
+
 /** Runs fn in a transaction with no tenant: only platform-level rows are visible. */
-export async function withPlatform<T>(db: Db, actor: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    await sql`SELECT set_config('app.actor', ${actor}, true)`.execute(tx);
-    return fn(tx);
-  });
+export function withPlatform<T>(db: Db, actor: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return withContext(db, { actor }, fn);
 }
 
 export async function pingDatabase(db: Db): Promise<void> {

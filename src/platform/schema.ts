@@ -2,15 +2,17 @@
 // are Generated so inserts may omit them.
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
+// Timestamps read as Date; on insert they may be omitted (the database default applies).
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
 export interface PracticesTable {
   id: Generated<string>;
   name: string;
   status: ColumnType<"onboarding" | "active" | "suspended", "onboarding" | "active" | "suspended" | undefined>;
   time_zone: Generated<string>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface AuditEventsTable {
@@ -33,10 +35,86 @@ export interface AuditEventsTable {
   hash: ColumnType<string, never, never>;
 }
 
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  full_name: string;
+  password_hash: string | null;
+  email_verified_at: NullableTimestamp;
+  totp_secret: string | null;
+  totp_enabled_at: NullableTimestamp;
+  totp_last_step: string | null;
+  status: ColumnType<"active" | "deactivated", "active" | "deactivated" | undefined>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface UserRecoveryCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: string;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export type Role = "admin" | "staff" | "auditor";
+
+export interface MembershipsTable {
+  id: Generated<string>;
+  practice_id: string;
+  user_id: string;
+  role: Role;
+  ends_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  practice_id: string | null;
+  mfa_verified_at: NullableTimestamp;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  revoked_reason: string | null;
+}
+
+export interface EmailTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  purpose: "verify_email" | "reset_password";
+  token_hash: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface AuthThrottleTable {
+  key: string;
+  failures: Generated<number>;
+  first_failure_at: Timestamp;
+  locked_until: NullableTimestamp;
+}
+
 export interface Database {
   practices: PracticesTable;
   audit_events: AuditEventsTable;
+  users: UsersTable;
+  user_recovery_codes: UserRecoveryCodesTable;
+  memberships: MembershipsTable;
+  sessions: SessionsTable;
+  email_tokens: EmailTokensTable;
+  auth_throttle: AuthThrottleTable;
 }
+
+export type User = Selectable<UsersTable>;
+export type Membership = Selectable<MembershipsTable>;
+export type Session = Selectable<SessionsTable>;
 
 export type Practice = Selectable<PracticesTable>;
 export type NewPractice = Insertable<PracticesTable>;

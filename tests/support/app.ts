@@ -1,12 +1,15 @@
 // Builds the real app against a fresh database and a private container, with the same config
 // loader production uses. No part of our own code is replaced.
-import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
+import type { Kysely } from "kysely";
 import { createApp } from "../../src/app.tsx";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type BlobStore, createBlobStore } from "../../src/platform/blob.ts";
-import { createDb, type Db } from "../../src/platform/db.ts";
+import { createDb, createOwnerDb, type Db } from "../../src/platform/db.ts";
 import { createLogger, type Logger } from "../../src/platform/log.ts";
+import { createMailer, type Mailer } from "../../src/platform/mail.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { freshDatabase, testStack } from "./stack.ts";
 
 export const TEST_ORIGIN = "http://localhost:3000";
@@ -35,22 +38,26 @@ export type TestApp = {
   /** Owner connection (superuser on the embedded cluster): for assertions that must see past RLS. */
   ownerDb: Kysely<any>;
   blob: BlobStore;
+  mailer: Mailer;
   database: { name: string; ownerUrl: string; appUrl: string };
   close(): Promise<void>;
 };
 
 export async function createTestApp(options: { env?: Record<string, string | undefined>; logger?: Logger } = {}): Promise<TestApp> {
   const database = await freshDatabase();
-  const config = loadConfig(testEnv({ DATABASE_URL: database.appUrl, ...options.env }));
+  const mailDir = mkdtempSync(path.join(os.tmpdir(), "plh-mail-"));
+  const config = loadConfig(testEnv({ DATABASE_URL: database.appUrl, MAIL_DIR: mailDir, ...options.env }));
   const db = createDb(config.database.url, { max: 5 });
-  const ownerDb = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.ownerUrl, max: 2 }) }) });
+  const ownerDb = createOwnerDb(database.ownerUrl);
   const blob = createBlobStore(config.blob);
   await blob.ensureContainer();
-  const app = createApp({ config, db, blob, logger: options.logger ?? createLogger({ level: "silent" }) });
+  const mailer = createMailer(config.mail);
+  const app = createApp({ config, db, blob, logger: options.logger ?? createLogger({ level: "silent" }), mailer });
   return {
-    app, config, db, ownerDb, blob, database,
+    app, config, db, ownerDb, blob, mailer, database,
     async close() {
       await Promise.allSettled([db.destroy(), ownerDb.destroy(), blob.container.deleteIfExists()]);
+      rmSync(mailDir, { recursive: true, force: true });
     },
   };
 }

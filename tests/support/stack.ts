@@ -3,8 +3,7 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
+import { createOwnerDb } from "../../src/platform/db.ts";
 import {
   createDatabaseIfMissing, enableAppLogin, freePort, postgresUrl, startAzurite, startEmbeddedPostgres,
   type RunningAzurite, type RunningPostgres, APP_ROLE,
@@ -36,7 +35,7 @@ export async function startTestStack(): Promise<TestStack> {
     freePort().then((port) => startAzurite({ port })),
   ]);
   await createDatabaseIfMissing(postgres.ownerUrl("postgres"), TEMPLATE_DB);
-  const owner = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgres.ownerUrl(TEMPLATE_DB), max: 1 }) }) });
+  const owner = createOwnerDb(postgres.ownerUrl(TEMPLATE_DB), { max: 1 });
   try {
     await migrateToLatest(owner);
   } finally {

@@ -1,0 +1,31 @@
+// The identity emails. No PHI ever; links carry single-use tokens in the query string (which our
+// request log never records).
+import type { MailMessage } from "../platform/mail.ts";
+
+export function verificationEmail(to: string, link: string): MailMessage {
+  return {
+    to,
+    subject: "Confirm your email address for PatientLetterHub",
+    text: [
+      "Welcome to PatientLetterHub.",
+      "",
+      "Confirm your email address by opening this link (valid for 24 hours, usable once):",
+      link,
+      "",
+      "If you did not create an account, ignore this email: nothing happens without the confirmation.",
+    ].join("\n"),
+  };
+}
+
+export function existingAccountEmail(appOrigin: string, to: string): MailMessage {
+  return {
+    to,
+    subject: "Someone tried to create a PatientLetterHub account with your email",
+    text: [
+      "Someone tried to sign up for PatientLetterHub with this email address, which already has an account.",
+      "",
+      `If it was you, sign in instead: ${appOrigin}/login`,
+      "If it was not you, you can ignore this message; your account is unchanged.",
+    ].join("\n"),
+  };
+}

@@ -1,0 +1,133 @@
+// TOTP two-step sign-in (RFC 6238, 30-second steps, ±1 step of clock drift). A code works once:
+// the last accepted step is remembered. Ten recovery codes are shown once and stored as SHA-256
+// (they are 80-bit random values, so a fast hash is enough). Verifying rotates the session token.
+import { Secret, TOTP } from "otpauth";
+import QRCode from "qrcode";
+import { sql } from "kysely";
+import type { RequestMeta } from "../context.ts";
+import { recordAudit } from "../audit/record.ts";
+import { decryptField, encryptField, sha256Hex } from "../platform/crypto.ts";
+import { type Tx, withContext } from "../platform/db.ts";
+import type { Session, User } from "../platform/schema.ts";
+import { revokeSession } from "./repo.ts";
+import type { AuthDeps } from "./service.ts";
+import { createSession } from "./sessions.ts";
+import { ACCOUNT_LIMIT, clearFailures, lockedUntil, recordFailure } from "./throttle.ts";
+
+const ISSUER = "PatientLetterHub";
+const RECOVERY_CODES = 10;
+
+const secretContext = (userId: string) => `users.totp_secret:${userId}`;
+const totpFor = (user: Pick<User, "email">, secret: Secret) =>
+  new TOTP({ issuer: ISSUER, label: user.email, algorithm: "SHA1", digits: 6, period: 30, secret });
+
+// No 0/o, 1/l/i: codes are read off paper.
+const RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
+
+function newRecoveryCode(): string {
+  const bytes = crypto.getRandomValues(new Uint32Array(12));
+  return Array.from(bytes, (n) => RECOVERY_ALPHABET[n % RECOVERY_ALPHABET.length]).join("");
+}
+
+/** Codes are shown as xxxx-xxxx-xxxx; people may type them with or without dashes or spaces. */
+export function formatRecoveryCode(raw: string): string {
+  return raw.toLowerCase().replace(/[^a-z0-9]/g, "");
+}
+
+/** A pending secret for a user who has not finished enrolling (kept across page reloads). */
+export async function enrolmentDetails(deps: AuthDeps, user: User): Promise<{ secret: string; uri: string; qrSvg: string }> {
+  let secretBase32: string;
+  if (user.totp_secret && !user.totp_enabled_at) {
+    secretBase32 = decryptField(deps.config.keys.encryption, user.totp_secret, secretContext(user.id));
+  } else {
+    secretBase32 = new Secret({ size: 20 }).base32;
+    const encrypted = encryptField(deps.config.keys.encryption, secretBase32, secretContext(user.id));
+    await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) =>
+      tx.updateTable("users").set({ totp_secret: encrypted, totp_enabled_at: null, totp_last_step: null }).where("id", "=", user.id).execute(),
+    );
+  }
+  const uri = totpFor(user, Secret.fromBase32(secretBase32)).toString();
+  const qrSvg = await QRCode.toString(uri, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+  return { secret: secretBase32.replace(/(.{4})/g, "$1 ").trim(), uri, qrSvg };
+}
+
+/** The time step a code matches, if it is valid now and newer than the last one accepted. */
+function acceptedStep(deps: AuthDeps, user: User, code: string): number | null {
+  if (!user.totp_secret || !/^\d{6}$/.test(code)) return null;
+  const secret = Secret.fromBase32(decryptField(deps.config.keys.encryption, user.totp_secret, secretContext(user.id)));
+  const delta = totpFor(user, secret).validate({ token: code, window: 1 });
+  if (delta === null) return null;
+  const step = Math.floor(Date.now() / 30_000) + delta;
+  if (user.totp_last_step !== null && step <= Number(user.totp_last_step)) return null; // replayed
+  return step;
+}
+
+/** Replaces the session with a fresh token that has passed MFA (old token dies). */
+async function rotateToVerified(tx: Tx, deps: AuthDeps, session: Session, request: RequestMeta) {
+  await revokeSession(tx, session.id, "rotated");
+  return createSession(tx, { userId: session.user_id, practiceId: session.practice_id, mfaVerified: true, request }, deps.config.session);
+}
+
+export type MfaResult = { ok: true; token: string; recoveryCodes?: string[] } | { ok: false; reason: "invalid" | "locked" };
+
+async function refuse(deps: AuthDeps, user: User, session: Session, action: "mfa.enrol.failed" | "mfa.verify.failed", request: RequestMeta) {
+  await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
+    await recordFailure(tx, `mfa:${user.id}`, ACCOUNT_LIMIT);
+    await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action, outcome: "denied", target: { type: "user", id: user.id }, request });
+  });
+}
+
+async function locked(deps: AuthDeps, user: User): Promise<boolean> {
+  return Boolean(await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) => lockedUntil(tx, [`mfa:${user.id}`])));
+}
+
+export async function confirmEnrolment(deps: AuthDeps, user: User, session: Session, code: string, request: RequestMeta): Promise<MfaResult> {
+  if (user.totp_enabled_at) return { ok: false, reason: "invalid" };
+  if (await locked(deps, user)) return { ok: false, reason: "locked" };
+  const step = acceptedStep(deps, user, code.replace(/\s/g, ""));
+  if (step === null) {
+    await refuse(deps, user, session, "mfa.enrol.failed", request);
+    return { ok: false, reason: "invalid" };
+  }
+  const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+  return withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
+    await tx.updateTable("users").set({ totp_enabled_at: sql`now()`, totp_last_step: String(step), updated_at: sql`now()` }).where("id", "=", user.id).execute();
+    await tx.deleteFrom("user_recovery_codes").where("user_id", "=", user.id).execute();
+    await tx.insertInto("user_recovery_codes").values(recoveryCodes.map((c) => ({ user_id: user.id, code_hash: sha256Hex(c) }))).execute();
+    await clearFailures(tx, `mfa:${user.id}`);
+    const { token } = await rotateToVerified(tx, deps, session, request);
+    await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action: "mfa.enrolled", target: { type: "user", id: user.id }, details: { recovery_codes: RECOVERY_CODES }, request });
+    return { ok: true, token, recoveryCodes };
+  });
+}
+
+/** Accepts a current TOTP code or an unused recovery code. */
+export async function verifySecondFactor(deps: AuthDeps, user: User, session: Session, input: string, request: RequestMeta): Promise<MfaResult> {
+  if (!user.totp_enabled_at) return { ok: false, reason: "invalid" };
+  if (await locked(deps, user)) return { ok: false, reason: "locked" };
+  const code = input.replace(/\s/g, "");
+  const step = acceptedStep(deps, user, code);
+  const result = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
+    let method: "totp" | "recovery_code" | null = null;
+    if (step !== null) {
+      // The WHERE makes concurrent use of one code impossible: only one update can win.
+      const won = await tx.updateTable("users").set({ totp_last_step: String(step) }).where("id", "=", user.id)
+        .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", String(step))])).executeTakeFirst();
+      if (won.numUpdatedRows === 1n) method = "totp";
+    } else if (/^[a-z0-9-]{12,14}$/i.test(code)) {
+      const used = await tx.updateTable("user_recovery_codes").set({ used_at: sql`now()` })
+        .where("user_id", "=", user.id).where("code_hash", "=", sha256Hex(formatRecoveryCode(code))).where("used_at", "is", null).executeTakeFirst();
+      if (used.numUpdatedRows === 1n) method = "recovery_code";
+    }
+    if (!method) return null;
+    await clearFailures(tx, `mfa:${user.id}`);
+    const { token } = await rotateToVerified(tx, deps, session, request);
+    await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action: "mfa.verified", target: { type: "user", id: user.id }, details: { method }, request });
+    return token;
+  });
+  if (!result) {
+    await refuse(deps, user, session, "mfa.verify.failed", request);
+    return { ok: false, reason: "invalid" };
+  }
+  return { ok: true, token: result };
+}

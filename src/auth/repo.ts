@@ -1,0 +1,102 @@
+// SQL for identity. Each function takes the transaction first; callers set the context
+// (user, practice, session token hash) that the RLS policies need.
+import { sql } from "kysely";
+import type { Tx } from "../platform/db.ts";
+import type { Role, Session, User } from "../platform/schema.ts";
+
+export function findUserByEmail(tx: Tx, email: string): Promise<User | undefined> {
+  return tx.selectFrom("users").selectAll().where("email", "=", email.toLowerCase()).executeTakeFirst();
+}
+
+export function findUserById(tx: Tx, id: string): Promise<User | undefined> {
+  return tx.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export function insertUser(tx: Tx, user: { id: string; email: string; fullName: string; passwordHash: string }): Promise<User> {
+  return tx
+    .insertInto("users")
+    .values({ id: user.id, email: user.email.toLowerCase(), full_name: user.fullName.trim(), password_hash: user.passwordHash })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function setPasswordHash(tx: Tx, userId: string, passwordHash: string): Promise<void> {
+  await tx.updateTable("users").set({ password_hash: passwordHash, updated_at: sql`now()` }).where("id", "=", userId).execute();
+}
+
+export async function markEmailVerified(tx: Tx, userId: string): Promise<void> {
+  await tx.updateTable("users").set({ email_verified_at: sql`now()`, updated_at: sql`now()` }).where("id", "=", userId).where("email_verified_at", "is", null).execute();
+}
+
+export async function insertMembership(tx: Tx, membership: { practiceId: string; userId: string; role: Role }): Promise<void> {
+  await tx.insertInto("memberships").values({ practice_id: membership.practiceId, user_id: membership.userId, role: membership.role }).execute();
+}
+
+/** The user's current memberships (lapsed auditor memberships excluded), with practice names. */
+export function listActiveMemberships(tx: Tx, userId: string) {
+  return tx
+    .selectFrom("memberships as m")
+    .innerJoin("practices as p", "p.id", "m.practice_id")
+    .select(["m.practice_id as practiceId", "m.role", "p.name as practiceName", "p.status as practiceStatus"])
+    .where("m.user_id", "=", userId)
+    .where((eb) => eb.or([eb("m.ends_at", "is", null), eb("m.ends_at", ">", sql<Date>`now()`)]))
+    .orderBy("p.name")
+    .execute();
+}
+
+export async function insertSession(
+  tx: Tx,
+  session: { tokenHash: string; userId: string; practiceId: string | null; ip: string; userAgent: string; expiresAt: Date; mfaVerified: boolean },
+): Promise<Session> {
+  return tx
+    .insertInto("sessions")
+    .values({
+      token_hash: session.tokenHash,
+      user_id: session.userId,
+      practice_id: session.practiceId,
+      ip: session.ip.slice(0, 64),
+      user_agent: session.userAgent.slice(0, 512),
+      expires_at: session.expiresAt,
+      mfa_verified_at: session.mfaVerified ? sql`now()` : null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findSessionByTokenHash(tx: Tx, tokenHash: string): Promise<Session | undefined> {
+  return tx.selectFrom("sessions").selectAll().where("token_hash", "=", tokenHash).where("revoked_at", "is", null).executeTakeFirst();
+}
+
+export async function touchSession(tx: Tx, sessionId: string): Promise<void> {
+  await tx.updateTable("sessions").set({ last_seen_at: sql`now()` }).where("id", "=", sessionId).execute();
+}
+
+export async function revokeSession(tx: Tx, sessionId: string, reason: string): Promise<void> {
+  await tx.updateTable("sessions").set({ revoked_at: sql`now()`, revoked_reason: reason }).where("id", "=", sessionId).where("revoked_at", "is", null).execute();
+}
+
+/** Revokes every live session of the user (the context must name that user); returns how many. */
+export async function revokeUserSessions(tx: Tx, userId: string, reason: string, exceptSessionId?: string): Promise<number> {
+  let query = tx.updateTable("sessions").set({ revoked_at: sql`now()`, revoked_reason: reason }).where("user_id", "=", userId).where("revoked_at", "is", null);
+  if (exceptSessionId) query = query.where("id", "!=", exceptSessionId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function insertEmailToken(tx: Tx, token: { userId: string; purpose: "verify_email" | "reset_password"; tokenHash: string; expiresAt: Date }): Promise<void> {
+  await tx.insertInto("email_tokens").values({ user_id: token.userId, purpose: token.purpose, token_hash: token.tokenHash, expires_at: token.expiresAt }).execute();
+}
+
+/** Marks a live token used and returns its user, or undefined when unknown, used or expired. */
+export async function consumeEmailToken(tx: Tx, purpose: "verify_email" | "reset_password", tokenHash: string): Promise<string | undefined> {
+  const row = await tx
+    .updateTable("email_tokens")
+    .set({ used_at: sql`now()` })
+    .where("token_hash", "=", tokenHash)
+    .where("purpose", "=", purpose)
+    .where("used_at", "is", null)
+    .where("expires_at", ">", sql<Date>`now()`)
+    .returning("user_id")
+    .executeTakeFirst();
+  return row?.user_id;
+}

@@ -1,0 +1,281 @@
+// Identity end to end through the real app: sign-up, email confirmation, sign-in with throttling,
+// TOTP enrolment and verification with single-use codes, recovery codes, sessions and sign-out.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "kysely";
+import { Secret, TOTP } from "otpauth";
+import { listDevMail, readDevMail } from "../src/platform/mail.ts";
+import { hashPassword } from "../src/auth/password.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { Client } from "./support/browserless.ts";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ env: { TRUST_PROXY: "true" } });
+});
+afterAll(() => t.close());
+
+const PASSWORD = "correct horse battery staple";
+let counter = 0;
+const newEmail = () => `person${++counter}.${crypto.randomUUID().slice(0, 6)}@clinic.example`;
+
+async function latestMailTo(email: string) {
+  const list = await listDevMail(t.config.mail.dir);
+  const item = list.find((m) => m.to.includes(email));
+  return item ? readDevMail(t.config.mail.dir, item.id) : null;
+}
+
+async function signUpAndVerify(client: Client, email = newEmail(), practiceName = "Riverside Family Practice") {
+  const res = await client.post("/signup", { fullName: "Dana Reyes", email, password: PASSWORD, practiceName });
+  expect(res.status).toBe(200);
+  const mail = await latestMailTo(email);
+  const token = /verify-email\?token=([A-Za-z0-9_-]{43})/.exec(mail!.text)![1]!;
+  expect((await client.post("/verify-email", { token })).status).toBe(200);
+  return email;
+}
+
+async function events(action: string) {
+  return t.ownerDb.selectFrom("audit_events").selectAll().where("action", "=", action).orderBy("occurred_at").execute();
+}
+
+function codeFromSetupPage(html: string): { totp: TOTP; code: () => string } {
+  const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(html)![1]!.replace(/ /g, "");
+  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });
+  return { totp, code: () => totp.generate() };
+}
+
+async function signInWithMfa(client: Client, email: string) {
+  const login = await client.post("/login", { email, password: PASSWORD });
+  expect(login.status).toBe(303);
+  const setup = await client.get("/mfa/setup");
+  const { totp } = codeFromSetupPage(await setup.text());
+  const done = await client.post("/mfa/setup", { code: totp.generate() });
+  expect(done.status).toBe(200);
+  return { totp, recoveryPage: await done.text() };
+}
+
+describe("sign-up", () => {
+  test("creates the user, a practice in onboarding and an admin membership, and emails a confirmation link", async () => {
+    const client = new Client(t);
+    const email = newEmail();
+    const res = await client.post("/signup", { fullName: "Dana Reyes", email: email.toUpperCase(), password: PASSWORD, practiceName: "Riverside Family Practice" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("Check your email");
+    const user = await t.ownerDb.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirstOrThrow();
+    expect(user.email_verified_at).toBeNull();
+    expect(user.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    const membership = await t.ownerDb.selectFrom("memberships as m").innerJoin("practices as p", "p.id", "m.practice_id")
+      .select(["m.role", "p.status", "p.name", "p.id"]).where("m.user_id", "=", user.id).executeTakeFirstOrThrow();
+    expect(membership).toMatchObject({ role: "admin", status: "onboarding", name: "Riverside Family Practice" });
+    const mail = await latestMailTo(email);
+    expect(mail!.subject).toBe("Confirm your email address for PatientLetterHub");
+    expect(mail!.text).toMatch(/http:\/\/localhost:3000\/verify-email\?token=[A-Za-z0-9_-]{43}/);
+    const practiceEvents = await t.ownerDb.selectFrom("audit_events").select(["action", "actor_id", "ip"]).where("practice_id", "=", membership.id).orderBy("chain_seq").execute();
+    expect(practiceEvents).toEqual([
+      { action: "practice.created", actor_id: user.id, ip: "198.51.100.7" },
+      { action: "auth.signup", actor_id: user.id, ip: "198.51.100.7" },
+    ]);
+  });
+
+  test("bad input re-renders with a message per field and keeps everything but the password", async () => {
+    const res = await new Client(t).post("/signup", { fullName: "", email: "not-an-email", password: "short", practiceName: "Hillside <Clinic>" });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain("Enter your full name");
+    expect(html).toContain("Enter a valid email address");
+    expect(html).toContain("Use at least 12 characters");
+    expect(html).toContain('value="not-an-email"');
+    expect(html).toContain("Hillside &lt;Clinic&gt;");
+    expect(html).not.toContain('value="short"');
+    expect(html).toContain('aria-invalid="true"');
+  });
+
+  test("an email that already has an account gets the same answer; its owner is told, nothing is created", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const before = await t.ownerDb.selectFrom("practices").select(sql<number>`count(*)::int`.as("n")).executeTakeFirstOrThrow();
+    const res = await new Client(t).post("/signup", { fullName: "Someone Else", email, password: PASSWORD, practiceName: "Another" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("Check your email");
+    const after = await t.ownerDb.selectFrom("practices").select(sql<number>`count(*)::int`.as("n")).executeTakeFirstOrThrow();
+    expect(after.n).toBe(before.n);
+    expect((await latestMailTo(email))!.subject).toBe("Someone tried to create a PatientLetterHub account with your email");
+  });
+});
+
+describe("email confirmation", () => {
+  test("opening the link changes nothing; confirming works once", async () => {
+    const client = new Client(t);
+    const email = newEmail();
+    await client.post("/signup", { fullName: "Sam Lee", email, password: PASSWORD, practiceName: "Lee Dental" });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    const page = await client.get(`/verify-email?token=${token}`);
+    expect(page.status).toBe(200);
+    const user = () => t.ownerDb.selectFrom("users").select("email_verified_at").where("email", "=", email).executeTakeFirstOrThrow();
+    expect((await user()).email_verified_at).toBeNull();
+    expect((await client.post("/verify-email", { token })).status).toBe(200);
+    expect((await user()).email_verified_at).toBeInstanceOf(Date);
+    expect((await client.post("/verify-email", { token })).status).toBe(400);
+  });
+
+  test("signing in before confirming is refused and sends a new link", async () => {
+    const client = new Client(t);
+    const email = newEmail();
+    await client.post("/signup", { fullName: "Ari Patel", email, password: PASSWORD, practiceName: "Patel Pediatrics" });
+    const first = (await listDevMail(t.config.mail.dir)).filter((m) => m.to.includes(email)).length;
+    const res = await client.post("/login", { email, password: PASSWORD });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("Confirm your email address first");
+    expect((await listDevMail(t.config.mail.dir)).filter((m) => m.to.includes(email)).length).toBe(first + 1);
+    expect(client.cookies.size).toBe(0);
+  });
+});
+
+describe("sign-in", () => {
+  test("a wrong password and an unknown email get the same generic answer, audited as denied", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const wrong = await new Client(t, "198.51.100.20").post("/login", { email, password: "wrong password here" });
+    const unknown = await new Client(t, "198.51.100.20").post("/login", { email: "nobody@clinic.example", password: "wrong password here" });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    const message = "That email and password do not match an account.";
+    expect(await wrong.text()).toContain(message);
+    expect(await unknown.text()).toContain(message);
+    const failed = await events("auth.signin.failed");
+    expect(failed.slice(-2).map((e) => [e.outcome, e.details.reason, e.practice_id, e.ip])).toEqual([
+      ["denied", "bad_credentials", null, "198.51.100.20"],
+      ["denied", "bad_credentials", null, "198.51.100.20"],
+    ]);
+  });
+
+  test("success sets a __Host- session cookie and asks for the second factor before any practice page", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    const res = await client.post("/login", { email, password: PASSWORD });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/mfa/setup");
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith("__Host-plh_session="))!;
+    expect(cookie).toMatch(/; Secure/);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/Domain=/i);
+    const token = cookie.split(";")[0]!.split("=")[1]!;
+    const stored = await t.ownerDb.selectFrom("sessions").select("token_hash").orderBy("created_at", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(stored.token_hash).toBe(new Bun.CryptoHasher("sha256").update(token).digest("hex"));
+    expect(stored.token_hash).not.toContain(token);
+    const home = await client.get("/app");
+    expect(home.status).toBe(303);
+    expect(home.headers.get("location")).toBe("/mfa/setup");
+  });
+
+  test("five wrong passwords lock the account, even against the right password, with a generic message", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    for (let i = 0; i < 5; i++) expect((await new Client(t, `203.0.113.${i}`).post("/login", { email, password: "not the password!" })).status).toBe(401);
+    const locked = await new Client(t, "203.0.113.99").post("/login", { email, password: PASSWORD });
+    expect(locked.status).toBe(429);
+    expect(await locked.text()).toContain("Too many attempts");
+    const stored = await t.ownerDb.selectFrom("auth_throttle").select("key").where("key", "like", "acct:%").execute();
+    expect(stored.every((r) => /^acct:[0-9a-f]{64}$/.test(r.key))).toBe(true); // no email addresses at rest
+  });
+
+  test("a hash made with older argon2 parameters is replaced on sign-in", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const old = await hashPassword(PASSWORD, { timeCost: 3, memoryCost: 8192 });
+    await t.ownerDb.updateTable("users").set({ password_hash: old }).where("email", "=", email).execute();
+    expect((await new Client(t).post("/login", { email, password: PASSWORD })).status).toBe(303);
+    const user = await t.ownerDb.selectFrom("users").select("password_hash").where("email", "=", email).executeTakeFirstOrThrow();
+    expect(user.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+});
+
+describe("two-step sign-in", () => {
+  test("enrolment shows a QR code and key, accepts a current code, rotates the session and shows ten recovery codes once", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    await client.post("/login", { email, password: PASSWORD });
+    const before = client.cookies.get("__Host-plh_session");
+    const setup = await client.get("/mfa/setup");
+    const html = await setup.text();
+    expect(html).toContain("<svg");
+    expect(html).toContain('aria-label="QR code to add PatientLetterHub to your authenticator app"');
+    const { totp } = codeFromSetupPage(html);
+    expect((await client.post("/mfa/setup", { code: "000000" })).status).toBe(422);
+    const done = await client.post("/mfa/setup", { code: totp.generate() });
+    expect(done.status).toBe(200);
+    const codes = [...(await done.text()).matchAll(/<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code>/g)].map((m) => m[1]);
+    expect(codes).toHaveLength(10);
+    expect(client.cookies.get("__Host-plh_session")).not.toBe(before);
+    const home = await client.get("/app");
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain("Riverside Family Practice");
+    // The old token died with the rotation.
+    const stale = new Client(t);
+    stale.cookies.set("__Host-plh_session", before!);
+    expect((await stale.get("/app")).status).toBe(303);
+    const user = await t.ownerDb.selectFrom("users").select(["totp_secret", "totp_enabled_at"]).where("email", "=", email).executeTakeFirstOrThrow();
+    expect(user.totp_secret).toStartWith("v1."); // encrypted at rest
+    expect(user.totp_enabled_at).toBeInstanceOf(Date);
+    const stored = await t.ownerDb.selectFrom("user_recovery_codes").select("code_hash").execute();
+    for (const code of codes) expect(stored.map((s) => s.code_hash)).not.toContain(code!.replace(/-/g, ""));
+  });
+
+  test("a code works once; a recovery code works once; both are audited", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const first = new Client(t);
+    const { totp, recoveryPage } = await signInWithMfa(first, email);
+    const recovery = /<code>([a-z0-9-]{14})<\/code>/.exec(recoveryPage)![1]!;
+
+    // The code just used for enrolment cannot sign in a second session.
+    const second = new Client(t);
+    await second.post("/login", { email, password: PASSWORD });
+    const replay = await second.post("/mfa/verify", { code: totp.generate() });
+    expect(replay.status).toBe(422);
+    const withRecovery = await second.post("/mfa/verify", { code: recovery.toUpperCase() });
+    expect(withRecovery.status).toBe(303);
+    expect((await second.get("/app")).status).toBe(200);
+
+    const third = new Client(t);
+    await third.post("/login", { email, password: PASSWORD });
+    expect((await third.post("/mfa/verify", { code: recovery })).status).toBe(422);
+    const verified = await events("mfa.verified");
+    expect(verified.at(-1)!.details).toEqual({ method: "recovery_code" });
+    expect((await events("mfa.verify.failed")).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("sessions", () => {
+  test("sign-out ends the session and sign-out everywhere ends the others too", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const a = new Client(t);
+    const { recoveryPage } = await signInWithMfa(a, email);
+    const b = new Client(t);
+    await b.post("/login", { email, password: PASSWORD });
+    // a's TOTP code is spent for this time step; b passes with a recovery code instead.
+    const recovery = /<code>([a-z0-9-]{14})<\/code>/.exec(recoveryPage)![1]!;
+    expect((await b.post("/mfa/verify", { code: recovery })).status).toBe(303);
+
+    const out = await a.post("/logout/everywhere", {});
+    expect(out.status).toBe(303);
+    expect((await b.get("/app")).status).toBe(303);
+    expect((await a.get("/app")).status).toBe(303);
+    const reasons = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select("s.revoked_reason").where("u.email", "=", email).execute();
+    expect(reasons.every((r) => r.revoked_reason !== null)).toBe(true);
+    expect((await events("auth.signout_all")).at(-1)!.details).toEqual({ sessions: 2 });
+  });
+
+  test("an idle session ends and cannot come back", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    await signInWithMfa(client, email);
+    expect((await client.get("/app")).status).toBe(200);
+    await t.ownerDb.updateTable("sessions").set({ last_seen_at: sql`now() - interval '16 minutes'` })
+      .where("user_id", "=", t.ownerDb.selectFrom("users").select("id").where("email", "=", email)).execute();
+    expect((await client.get("/app")).status).toBe(303);
+    const revoked = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select("s.revoked_reason").where("u.email", "=", email).where("s.revoked_reason", "=", "idle").execute();
+    expect(revoked.length).toBe(1);
+  });
+
+  test("the app role cannot read sessions without naming their user or holding the token", async () => {
+    const rows = await t.db.selectFrom("sessions").select("id").execute();
+    expect(rows).toEqual([]);
+  });
+});
