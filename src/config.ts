@@ -15,15 +15,15 @@ function keyRing(bytes: number) {
         ctx.addIssue({ code: "custom", message: `each entry must look like "keyid:base64key"` });
         return z.NEVER;
       }
-      if (key.length < bytes) {
-        ctx.addIssue({ code: "custom", message: `key "${id}" must decode to at least ${bytes} bytes (got ${key.length})` });
+      if (key.length !== bytes) {
+        ctx.addIssue({ code: "custom", message: `key "${id}" must decode to exactly ${bytes} bytes (got ${key.length}); generate one with: openssl rand -base64 ${bytes}` });
         return z.NEVER;
       }
       if (keys.some((k) => k.id === id)) {
         ctx.addIssue({ code: "custom", message: `key id "${id}" appears twice` });
         return z.NEVER;
       }
-      keys.push({ id, key: key.subarray(0, bytes) });
+      keys.push({ id, key });
     }
     if (keys.length === 0) {
       ctx.addIssue({ code: "custom", message: "at least one key is required" });

@@ -72,9 +72,15 @@ describe("loadConfig: valid environments", () => {
   });
 
   test("a key ring keeps every key in order, the first being the current key", () => {
-    const config = loadConfig(devEnv({ HMAC_KEYS: `new:${key(32, 3)}, old:${key(48, 4)}` }));
+    const config = loadConfig(devEnv({ HMAC_KEYS: `new:${key(32, 3)}, old:${key(32, 4)}` }));
     expect(config.keys.hmac.map((k) => k.id)).toEqual(["new", "old"]);
     expect(config.keys.hmac[0]!.key.equals(Buffer.alloc(32, 3))).toBe(true);
+  });
+
+  test("a key longer than 32 bytes is refused rather than silently cut", () => {
+    expect(problemsFor(devEnv({ HMAC_KEYS: `long:${key(48, 4)}` }))).toEqual([
+      'HMAC_KEYS: key "long" must decode to exactly 32 bytes (got 48); generate one with: openssl rand -base64 32',
+    ]);
   });
 });
 
@@ -85,9 +91,7 @@ describe("loadConfig: one error listing every problem", () => {
     expect(problems.some((p) => p.startsWith("HMAC_KEYS:"))).toBe(true);
   });
 
-  // KNOWN BUG in src/config.ts: the cross-field .superRefine (Azure settings, production rules) is
-  // skipped by zod whenever a field already failed, so these problems only appear after the others
-  // are fixed. Flip test.failing → test once the superRefine runs with `{ when: () => true }`.
+  // The cross-field checks run even when a field already failed (superRefine with `when`).
   test("missing Azure settings are reported in the same error as a missing DATABASE_URL and bad HMAC_KEYS", () => {
     const problems = problemsFor(
       devEnv({ DATABASE_URL: undefined, AZURE_STORAGE_CONNECTION_STRING: undefined, HMAC_KEYS: "not-a-key-ring" }),
