@@ -16,6 +16,7 @@ import type { BlobStore } from "./platform/blob.ts";
 import type { Db } from "./platform/db.ts";
 import type { Logger } from "./platform/log.ts";
 import type { Mailer } from "./platform/mail.ts";
+import { accountRoutes } from "./auth/account-routes.tsx";
 import { authRoutes } from "./auth/routes.tsx";
 import { mfaRoutes } from "./auth/mfa-routes.tsx";
 import { devMailRoutes } from "./dev/routes.tsx";
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", authRoutes(auth));
   app.route("/", mfaRoutes(auth));
   app.route("/", practiceRoutes({ db: deps.db }));
+  app.route("/", accountRoutes({ db: deps.db }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 

@@ -64,6 +64,11 @@ const schema = z
     MAIL_DIR: z.string().min(1).default(".data/mail"),
     SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(240).default(15),
     SESSION_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(24).default(12),
+    AUTH_PROVIDER: z.enum(["local", "clerk"]).default("local"),
+    CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_[A-Za-z0-9$=_-]+$/, "must be a Clerk publishable key (pk_test_… or pk_live_…)").optional(),
+    // The instance's PEM public key: session tokens are verified without calling Clerk.
+    CLERK_JWT_KEY: z.string().includes("BEGIN PUBLIC KEY", { message: "must be the PEM public key from Clerk's dashboard (API keys → JWT public key)" }).optional(),
+    CLERK_AUTHORIZED_PARTIES: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === "production";
@@ -74,6 +79,11 @@ const schema = z
         path: ["AZURE_STORAGE_ACCOUNT_URL"],
         message: "set AZURE_STORAGE_ACCOUNT_URL (managed identity) or AZURE_STORAGE_CONNECTION_STRING",
       });
+    }
+    if (env.AUTH_PROVIDER === "clerk") {
+      for (const field of ["CLERK_PUBLISHABLE_KEY", "CLERK_JWT_KEY"] as const) {
+        if (!env[field]) ctx.addIssue({ code: "custom", path: [field], message: "required when AUTH_PROVIDER=clerk" });
+      }
     }
     if (!production) return;
     // Production refuses anything that would send PHI or credentials in clear text.
@@ -121,6 +131,18 @@ const schema = z
       // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
       mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },
       session: { idleMinutes: env.SESSION_IDLE_MINUTES, absoluteHours: env.SESSION_ABSOLUTE_HOURS },
+      auth: {
+        provider: env.AUTH_PROVIDER,
+        clerk: env.AUTH_PROVIDER === "clerk"
+          ? {
+              publishableKey: env.CLERK_PUBLISHABLE_KEY!,
+              jwtKey: env.CLERK_JWT_KEY!,
+              // Tokens minted for any other origin are refused (azp claim).
+              authorizedParties: (env.CLERK_AUTHORIZED_PARTIES ?? env.APP_ORIGIN ?? `http://localhost:${env.PORT}`)
+                .split(",").map((p) => p.trim().replace(/\/$/, "")).filter(Boolean),
+            }
+          : null,
+      },
     };
   });
 

@@ -34,13 +34,19 @@ const MATRIX: Record<string, Row> = {
   "GET /mfa/verify": { path: "/mfa/verify", expect: { anonymous: 303, password: 303, admin: 303 } },
   "POST /mfa/verify": { method: "POST", path: "/mfa/verify", body: { code: "000000" }, expect: { anonymous: 303, password: 422, admin: 303 } },
   "GET /app": { path: "/app", expect: { anonymous: 303, password: 303, admin: 200 } },
+  "GET /password/forgot": { path: "/password/forgot", expect: all(200) },
+  "POST /password/forgot": { method: "POST", path: "/password/forgot", body: {}, expect: all(422) },
+  "GET /password/reset": { path: "/password/reset?token=x", expect: all(200) },
+  "POST /password/reset": { method: "POST", path: "/password/reset", body: { token: "x", password: "a long enough password", confirm: "a long enough password" }, expect: all(400) },
+  "GET /account/sessions": { path: "/account/sessions", expect: { anonymous: 303, password: 303, admin: 200 } },
+  "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/revoke`, body: {}, expect: { anonymous: 303, password: 303, admin: 404 } },
   // Development only (a production app does not mount it: tests/mail.test.ts).
   "GET /dev/mail": { path: "/dev/mail", expect: all(200) },
   "GET /dev/mail/:id": { path: "/dev/mail/2026-01-01T00-00-00.000Z-abcdef", expect: all(404) },
 };
 
 // Middleware mounts that are not routes of their own.
-const MIDDLEWARE = new Set(["ALL /*", "ALL /mfa/*"]);
+const MIDDLEWARE = new Set(["ALL /*", "ALL /mfa/*", "ALL /account/*"]);
 
 let t: TestApp;
 let users: Record<Exclude<Visitor, "anonymous">, { userId: string; practiceId: string; mfa: boolean }>;

@@ -279,3 +279,85 @@ describe("sessions", () => {
     expect(rows).toEqual([]);
   });
 });
+
+describe("password reset", () => {
+  test("asking answers the same for known and unknown emails; only a real account gets a link", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const known = await new Client(t).post("/password/forgot", { email });
+    const unknown = await new Client(t).post("/password/forgot", { email: "ghost@clinic.example" });
+    expect(known.status).toBe(200);
+    expect(unknown.status).toBe(200);
+    const text = (html: string) => html.replace(/nonce="[^"]+"/g, "").replace(/[0-9a-f-]{36}/g, "");
+    expect(text(await known.text())).toBe(text(await unknown.text()));
+    expect((await latestMailTo(email))!.subject).toBe("Reset your PatientLetterHub password");
+    expect(await latestMailTo("ghost@clinic.example")).toBeNull();
+    const requested = await events("auth.password.reset_requested");
+    expect(requested.slice(-2).map((e) => e.details)).toEqual([{ sent: true }, { sent: false }]);
+  });
+
+  test("the link sets a new password once, ends every session, and the old password stops working", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const signedIn = new Client(t);
+    await signInWithMfa(signedIn, email);
+    expect((await signedIn.get("/app")).status).toBe(200);
+
+    await new Client(t).post("/password/forgot", { email });
+    const token = /password\/reset\?token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    const mismatch = await new Client(t).post("/password/reset", { token, password: "a brand new passphrase", confirm: "something else entirely" });
+    expect(mismatch.status).toBe(422);
+    expect(await mismatch.text()).toContain("The two passwords do not match");
+
+    const reset = await new Client(t).post("/password/reset", { token, password: "a brand new passphrase", confirm: "a brand new passphrase" });
+    expect(reset.status).toBe(200);
+    expect((await signedIn.get("/app")).status).toBe(303); // the old session ended
+    expect((await new Client(t).post("/login", { email, password: PASSWORD })).status).toBe(401);
+    expect((await new Client(t).post("/login", { email, password: "a brand new passphrase" })).status).toBe(303);
+    expect((await new Client(t).post("/password/reset", { token, password: "yet another passphrase", confirm: "yet another passphrase" })).status).toBe(400);
+    expect((await latestMailTo(email))!.subject).toBe("Your PatientLetterHub password was changed");
+    expect((await events("auth.password.reset")).at(-1)!.details).toEqual({ sessions: 1 });
+  });
+
+  test("an expired link does nothing", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    await new Client(t).post("/password/forgot", { email });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    await t.ownerDb.updateTable("email_tokens").set({ expires_at: sql`now() - interval '1 minute'` }).where("purpose", "=", "reset_password").execute();
+    expect((await new Client(t).post("/password/reset", { token, password: "a brand new passphrase", confirm: "a brand new passphrase" })).status).toBe(400);
+    expect((await new Client(t).post("/login", { email, password: PASSWORD })).status).toBe(303);
+  });
+});
+
+describe("the sessions page", () => {
+  test("lists the user's sessions with device and IP, and ends another one", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const laptop = new Client(t, "192.0.2.10");
+    const { recoveryPage } = await signInWithMfa(laptop, email);
+    const phone = new Client(t, "192.0.2.20");
+    await phone.post("/login", { email, password: PASSWORD });
+    await phone.post("/mfa/verify", { code: /<code>([a-z0-9-]{14})<\/code>/.exec(recoveryPage)![1]! });
+
+    const page = await laptop.get("/account/sessions");
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("192.0.2.10");
+    expect(html).toContain("192.0.2.20");
+    expect(html).toContain("(this session)");
+    const other = /action="\/account\/sessions\/([0-9a-f-]{36})\/revoke"/.exec(html)![1]!;
+    expect((await laptop.post(`/account/sessions/${other}/revoke`, {})).status).toBe(303);
+    expect((await phone.get("/app")).status).toBe(303);
+    expect((await laptop.get("/app")).status).toBe(200);
+    expect((await events("auth.session.revoked")).at(-1)!.target_id).toBe(other);
+  });
+
+  test("another user's session id is not found, and stays alive", async () => {
+    const a = new Client(t);
+    await signInWithMfa(a, await signUpAndVerify(new Client(t)));
+    const b = new Client(t);
+    const bEmail = await signUpAndVerify(new Client(t));
+    await signInWithMfa(b, bEmail);
+    const { id: bId } = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id")
+      .select("s.id").where("u.email", "=", bEmail).where("s.revoked_at", "is", null).executeTakeFirstOrThrow();
+    expect((await a.post(`/account/sessions/${bId}/revoke`, {})).status).toBe(404);
+    expect((await b.get("/app")).status).toBe(200);
+  });
+});

@@ -12,6 +12,9 @@ export const AUDIT_ACTIONS = {
   "mfa.enrol.failed": "A wrong code was entered while enrolling (outcome denied).",
   "mfa.verified": "A user passed the second factor; the session rotated. Details: method = totp | recovery_code.",
   "mfa.verify.failed": "A wrong or replayed second-factor code was refused (outcome denied).",
+  "auth.password.reset_requested": "Someone asked for a password reset link (platform chain). Target: the user when the email matched one; nothing is sent otherwise. Details: sent (boolean).",
+  "auth.password.reset": "A password was changed through a reset link; every session of the user ended (platform chain). Target: the user. Details: sessions (count ended).",
+  "auth.session.revoked": "A user ended one of their own sessions from the sessions page. Target: the session.",
   "auth.signout_all": "A user signed out everywhere, ending all their sessions. Details: sessions (count).",
 } as const satisfies Record<string, string>;
 

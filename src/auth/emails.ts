@@ -29,3 +29,30 @@ export function existingAccountEmail(appOrigin: string, to: string): MailMessage
     ].join("\n"),
   };
 }
+
+export function passwordResetEmail(to: string, link: string, minutes: number): MailMessage {
+  return {
+    to,
+    subject: "Reset your PatientLetterHub password",
+    text: [
+      "Someone (hopefully you) asked to reset the password of your PatientLetterHub account.",
+      "",
+      `Choose a new password with this link (valid for ${minutes} minutes, usable once):`,
+      link,
+      "",
+      "Resetting signs you out on every device. If you did not ask for this, ignore this email: your password stays as it is.",
+    ].join("\n"),
+  };
+}
+
+export function passwordChangedEmail(appOrigin: string, to: string): MailMessage {
+  return {
+    to,
+    subject: "Your PatientLetterHub password was changed",
+    text: [
+      "The password of your PatientLetterHub account was just changed, and every session was signed out.",
+      "",
+      `If this was not you, reset your password now at ${appOrigin}/password/forgot and tell your practice's privacy officer.`,
+    ].join("\n"),
+  };
+}

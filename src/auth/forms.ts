@@ -19,6 +19,17 @@ export const signInForm = z.object({
   password: z.string().min(1, "Enter your password").max(PASSWORD_MAX, `Use at most ${PASSWORD_MAX} characters`),
 });
 
+export const forgotPasswordForm = z.object({ email });
+
+const newPassword = z
+  .string()
+  .min(PASSWORD_MIN, `Use at least ${PASSWORD_MIN} characters`)
+  .max(PASSWORD_MAX, `Use at most ${PASSWORD_MAX} characters`);
+
+export const resetPasswordForm = z
+  .object({ token: z.string().max(100), password: newPassword, confirm: z.string().max(PASSWORD_MAX) })
+  .refine((f) => f.password === f.confirm, { path: ["confirm"], message: "The two passwords do not match" });
+
 export type FieldErrors = Record<string, string>;
 
 /** Parses a form, returning the data or the first message per field (plus the raw values to re-show). */
@@ -36,7 +47,7 @@ export function parseForm<S extends z.ZodType>(schema: S, body: Record<string, u
 }
 
 /** The submitted text fields as strings, for re-rendering a form (passwords are never echoed). */
-export function formValues(body: Record<string, unknown>, omit: string[] = ["password"]): Record<string, string> {
+export function formValues(body: Record<string, unknown>, omit: string[] = ["password", "confirm", "token"]): Record<string, string> {
   const values: Record<string, string> = {};
   for (const [key, value] of Object.entries(body)) {
     if (typeof value === "string" && !omit.includes(key)) values[key] = value.slice(0, 500);

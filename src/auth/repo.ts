@@ -100,3 +100,27 @@ export async function consumeEmailToken(tx: Tx, purpose: "verify_email" | "reset
     .executeTakeFirst();
   return row?.user_id;
 }
+
+/** The user's live sessions, newest activity first (the context must name that user). */
+export function listLiveSessions(tx: Tx, userId: string) {
+  return tx
+    .selectFrom("sessions")
+    .select(["id", "ip", "user_agent", "created_at", "last_seen_at", "expires_at"])
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", sql<Date>`now()`)
+    .orderBy("last_seen_at", "desc")
+    .execute();
+}
+
+/** Revokes one of the user's own sessions; false when no such live session belongs to them. */
+export async function revokeOwnSession(tx: Tx, userId: string, sessionId: string, reason: string): Promise<boolean> {
+  const result = await tx
+    .updateTable("sessions")
+    .set({ revoked_at: sql`now()`, revoked_reason: reason })
+    .where("id", "=", sessionId)
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}

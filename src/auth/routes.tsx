@@ -7,7 +7,9 @@ import { requestMeta } from "../http/request-context.ts";
 import { clearSessionCookie, setSessionCookie } from "../http/session.ts";
 import { CheckEmailPage, SignUpPage, VerifyEmailPage, VerifyEmailResultPage } from "../../views/auth/signup.tsx";
 import { SignInPage } from "../../views/auth/login.tsx";
-import { formValues, parseForm, signInForm, signUpForm } from "./forms.ts";
+import { ForgotPasswordPage, PasswordChangedPage, ResetLinkSentPage, ResetPasswordPage } from "../../views/auth/password.tsx";
+import { forgotPasswordForm, formValues, parseForm, resetPasswordForm, signInForm, signUpForm } from "./forms.ts";
+import { requestPasswordReset, resetPassword } from "./password-reset.ts";
 import { type AuthDeps, signIn, signOut, signOutEverywhere, signUp, verifyEmail } from "./service.ts";
 
 export function authRoutes(deps: AuthDeps) {
@@ -58,6 +60,25 @@ export function authRoutes(deps: AuthDeps) {
       case "refused":
         return render(c, { title: "Sign in", status: 401, page: <SignInPage values={values} message="That email and password do not match an account." /> });
     }
+  });
+
+  app.get("/password/forgot", (c) => render(c, { title: "Reset your password", page: <ForgotPasswordPage /> }));
+  app.post("/password/forgot", async (c) => {
+    const body = await c.req.parseBody();
+    const form = parseForm(forgotPasswordForm, body);
+    if (!form.ok) return render(c, { title: "Reset your password", status: 422, page: <ForgotPasswordPage values={formValues(body)} errors={form.errors} /> });
+    await requestPasswordReset(deps, form.data.email, requestMeta(c));
+    return render(c, { title: "Check your email", page: <ResetLinkSentPage /> });
+  });
+  app.get("/password/reset", (c) => render(c, { title: "Choose a new password", page: <ResetPasswordPage token={c.req.query("token") ?? ""} /> }));
+  app.post("/password/reset", async (c) => {
+    const body = await c.req.parseBody();
+    const token = typeof body.token === "string" ? body.token : "";
+    const form = parseForm(resetPasswordForm, body);
+    if (!form.ok) return render(c, { title: "Choose a new password", status: 422, page: <ResetPasswordPage token={token} errors={form.errors} /> });
+    const ok = await resetPassword(deps, form.data.token, form.data.password, requestMeta(c));
+    if (ok) clearSessionCookie(c);
+    return render(c, { title: ok ? "Password changed" : "Link not valid", status: ok ? 200 : 400, page: <PasswordChangedPage ok={ok} /> });
   });
 
   app.post("/logout", async (c) => {

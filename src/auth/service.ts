@@ -5,7 +5,7 @@ import type { Config } from "../config.ts";
 import type { RequestMeta } from "../context.ts";
 import { type Actor, recordAudit } from "../audit/record.ts";
 import { randomToken, sha256Hex } from "../platform/crypto.ts";
-import { type Db, setPracticeContext, withContext } from "../platform/db.ts";
+import { type Db, setContext, withContext } from "../platform/db.ts";
 import type { Mailer } from "../platform/mail.ts";
 import type { Session } from "../platform/schema.ts";
 import { insertPractice } from "../practices/repo.ts";
@@ -128,7 +128,7 @@ export async function signIn(deps: AuthDeps, input: { email: string; password: s
     const practiceId = memberships[0]?.practiceId ?? null;
     const { token, session } = await createSession(tx, { userId: user.id, practiceId, mfaVerified: false, request }, deps.config.session);
     // The event belongs to the chain of the practice the session opens in.
-    await setPracticeContext(tx, practiceId);
+    await setContext(tx, { practiceId });
     await recordAudit(tx, {
       practiceId, actor: { type: "user", id: user.id, role: memberships[0]?.role ?? null }, action: "auth.signin.succeeded",
       target: { type: "user", id: user.id }, details: { mfa_required: true }, request,

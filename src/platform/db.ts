@@ -52,9 +52,10 @@ export async function withContext<T>(db: Db, context: DbContext, fn: (tx: Tx) =>
   });
 }
 
-/** Narrows a transaction that already knows its user to one practice (or back to none). */
-export async function setPracticeContext(tx: Tx, practiceId: string | null): Promise<void> {
-  await sql`SELECT set_config('app.practice_id', ${practiceId ?? ""}, true)`.execute(tx);
+/** Changes the context of a running transaction, e.g. once a token has named the user. */
+export async function setContext(tx: Tx, context: { practiceId?: string | null; userId?: string | null }): Promise<void> {
+  if (context.practiceId !== undefined) await sql`SELECT set_config('app.practice_id', ${context.practiceId ?? ""}, true)`.execute(tx);
+  if (context.userId !== undefined) await sql`SELECT set_config('app.user_id', ${context.userId ?? ""}, true)`.execute(tx);
 }
 
 export type TenantContext = { practiceId: string; actor: string; userId?: string | null };

@@ -14,6 +14,7 @@ export function SignInPage(props: SignInProps) {
         <Field name="password" label="Password" type="password" error={e.password} autocomplete="current-password" maxlength={128} />
         <button type="submit" class="button">Sign in</button>
       </form>
+      <p><a href="/password/forgot">Forgot your password?</a></p>
       <p>New to PatientLetterHub? <a href="/signup">Create your practice account</a>.</p>
     </section>
   );

@@ -32,7 +32,7 @@ export function PracticeHomePage(props: PracticeHomeProps) {
         </>
       ) : null}
       <h2>Your sessions</h2>
-      <p>Signed in as {props.userName}. If you used a shared or lost device, end every session at once.</p>
+      <p>Signed in as {props.userName}. <a href="/account/sessions">See where you are signed in</a>; if you used a shared or lost device, end every session at once.</p>
       <form method="post" action="/logout/everywhere">
         <button type="submit" class="button button-secondary">Sign out everywhere</button>
       </form>

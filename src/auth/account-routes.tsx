@@ -1,0 +1,42 @@
+// The signed-in person's own account: their sessions, each of which they may end.
+import { Hono } from "hono";
+import type { HonoEnv } from "../context.ts";
+import { requireMfa } from "../http/guards.ts";
+import { render } from "../http/render.tsx";
+import { requestMeta } from "../http/request-context.ts";
+import { recordAudit } from "../audit/record.ts";
+import { type Db, withContext } from "../platform/db.ts";
+import { SessionsPage } from "../../views/auth/sessions.tsx";
+import { listLiveSessions, revokeOwnSession } from "./repo.ts";
+
+const utc = (d: Date) => new Date(d).toISOString().slice(0, 16).replace("T", " ");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function accountRoutes(deps: { db: Db }) {
+  const app = new Hono<HonoEnv>();
+  app.use("/account/*", requireMfa());
+
+  app.get("/account/sessions", async (c) => {
+    const me = c.get("session")!;
+    const rows = await withContext(deps.db, { actor: `user:${me.user_id}`, userId: me.user_id }, (tx) => listLiveSessions(tx, me.user_id));
+    const sessions = rows.map((s) => ({
+      id: s.id, ip: s.ip, userAgent: s.user_agent, createdAt: utc(s.created_at), lastSeenAt: utc(s.last_seen_at), current: s.id === me.id,
+    }));
+    return render(c, { title: "Your sessions", page: <SessionsPage sessions={sessions} /> });
+  });
+
+  app.post("/account/sessions/:id/revoke", async (c) => {
+    const me = c.get("session")!;
+    const id = c.req.param("id");
+    if (!UUID.test(id) || id === me.id) return c.notFound();
+    const ended = await withContext(deps.db, { actor: `user:${me.user_id}`, userId: me.user_id, practiceId: me.practice_id }, async (tx) => {
+      // Only the user's own live sessions match: anyone else's id is simply not found.
+      if (!(await revokeOwnSession(tx, me.user_id, id, "revoked_by_user"))) return false;
+      await recordAudit(tx, { practiceId: me.practice_id, actor: { type: "user", id: me.user_id }, action: "auth.session.revoked", target: { type: "session", id }, request: requestMeta(c) });
+      return true;
+    });
+    if (!ended) return c.notFound();
+    return c.redirect("/account/sessions", 303);
+  });
+  return app;
+}
