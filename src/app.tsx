@@ -22,6 +22,7 @@ import { mfaRoutes } from "./auth/mfa-routes.tsx";
 import { devMailRoutes } from "./dev/routes.tsx";
 import { sessionLoader } from "./http/session.ts";
 import { practiceRoutes } from "./practices/routes.tsx";
+import { teamRoutes } from "./teams/routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
 export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer };
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", mfaRoutes(auth));
   app.route("/", practiceRoutes({ db: deps.db }));
   app.route("/", accountRoutes({ db: deps.db }));
+  app.route("/", teamRoutes(auth));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 

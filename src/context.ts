@@ -1,7 +1,7 @@
 // The typed Hono environment: every c.set key the middleware chain uses is declared here.
 import type { Server } from "bun";
 import type { Logger } from "./platform/log.ts";
-import type { Session, User } from "./platform/schema.ts";
+import type { Role, Session, User } from "./platform/schema.ts";
 
 /** Who sent a request, as recorded in audit events. Never holds PHI. */
 export type RequestMeta = { requestId: string; ip: string; userAgent: string };
@@ -17,5 +17,7 @@ export type HonoEnv = {
     /** The live session behind the cookie and its user, when there is one (http/session.ts). */
     session?: Session;
     user?: User;
+    /** The active practice and the user's role in it, set by requirePermission. */
+    membership?: { practiceId: string; role: Role };
   };
 };

@@ -1,8 +1,8 @@
 // Every route the app registers, with the answer each kind of visitor must get. The list of
 // routes comes from the app itself, so a new route without a row here fails this test.
-// Visitors so far: anonymous; "password" (signed in, second factor not yet passed, not enrolled);
-// "admin" (fully signed in, MFA passed, admin of their practice). Teams (issue 3) add staff,
-// auditor, admin of another practice and operator.
+// Visitors: anonymous; "password" (signed in, second factor not yet passed, not enrolled); an admin,
+// a staff member and an auditor of one practice; and the admin of another practice. The platform
+// operator column comes with the operator console.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "kysely";
 import { createSession } from "../src/auth/sessions.ts";
@@ -11,9 +11,17 @@ import { withContext } from "../src/platform/db.ts";
 import { insertPractice } from "../src/practices/repo.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 
-type Visitor = "anonymous" | "password" | "admin";
-type Row = { method?: "GET" | "POST"; path: string; body?: Record<string, string>; expect: Record<Visitor, number> };
-const all = (status: number) => ({ anonymous: status, password: status, admin: status });
+type Visitor = "anonymous" | "password" | "admin" | "staff" | "auditor" | "otherAdmin";
+type Row = { method?: "GET" | "POST"; path: string | (() => string); body?: Record<string, string>; expect: Record<Visitor, number> };
+const all = (status: number): Record<Visitor, number> => ({ anonymous: status, password: status, admin: status, staff: status, auditor: status, otherAdmin: status });
+/** Pages behind two-step sign-in: anonymous and password-only visitors are sent to sign in. */
+const members = (statuses: Omit<Record<Visitor, number>, "anonymous" | "password">): Record<Visitor, number> => ({ anonymous: 303, password: 303, ...statuses });
+// Admin-only team routes: another practice's admin reaches the service, which finds no such member.
+const teamAdmin = (admin: number, otherAdmin: number) => members({ admin, staff: 403, auditor: 403, otherAdmin });
+const ZERO_ID = "00000000-0000-0000-0000-000000000000";
+
+// Targets inside the admin's practice, one per state-changing row so rows cannot affect each other.
+const target: Record<"role" | "remove" | "mfa", string> & { invitation: string } = { role: "", remove: "", mfa: "", invitation: "" };
 
 // "METHOD /registered/path" → a concrete request and the expected status per visitor.
 const MATRIX: Record<string, Row> = {
@@ -25,21 +33,31 @@ const MATRIX: Record<string, Row> = {
   "POST /signup": { method: "POST", path: "/signup", body: {}, expect: all(422) },
   "GET /verify-email": { path: "/verify-email?token=x", expect: all(200) },
   "POST /verify-email": { method: "POST", path: "/verify-email", body: { token: "x" }, expect: all(400) },
-  "GET /login": { path: "/login", expect: { anonymous: 200, password: 303, admin: 303 } },
+  "GET /login": { path: "/login", expect: { ...all(303), anonymous: 200 } },
   "POST /login": { method: "POST", path: "/login", body: {}, expect: all(422) },
   "POST /logout": { method: "POST", path: "/logout", body: {}, expect: all(303) },
   "POST /logout/everywhere": { method: "POST", path: "/logout/everywhere", body: {}, expect: all(303) },
-  "GET /mfa/setup": { path: "/mfa/setup", expect: { anonymous: 303, password: 200, admin: 303 } },
-  "POST /mfa/setup": { method: "POST", path: "/mfa/setup", body: { code: "000000" }, expect: { anonymous: 303, password: 422, admin: 303 } },
-  "GET /mfa/verify": { path: "/mfa/verify", expect: { anonymous: 303, password: 303, admin: 303 } },
-  "POST /mfa/verify": { method: "POST", path: "/mfa/verify", body: { code: "000000" }, expect: { anonymous: 303, password: 422, admin: 303 } },
-  "GET /app": { path: "/app", expect: { anonymous: 303, password: 303, admin: 200 } },
   "GET /password/forgot": { path: "/password/forgot", expect: all(200) },
   "POST /password/forgot": { method: "POST", path: "/password/forgot", body: {}, expect: all(422) },
   "GET /password/reset": { path: "/password/reset?token=x", expect: all(200) },
   "POST /password/reset": { method: "POST", path: "/password/reset", body: { token: "x", password: "a long enough password", confirm: "a long enough password" }, expect: all(400) },
-  "GET /account/sessions": { path: "/account/sessions", expect: { anonymous: 303, password: 303, admin: 200 } },
-  "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/revoke`, body: {}, expect: { anonymous: 303, password: 303, admin: 404 } },
+  "GET /mfa/setup": { path: "/mfa/setup", expect: { ...all(303), password: 200 } },
+  "POST /mfa/setup": { method: "POST", path: "/mfa/setup", body: { code: "000000" }, expect: { ...all(303), password: 422 } },
+  "GET /mfa/verify": { path: "/mfa/verify", expect: all(303) },
+  "POST /mfa/verify": { method: "POST", path: "/mfa/verify", body: { code: "000000" }, expect: { ...all(303), password: 422 } },
+  "GET /app": { path: "/app", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
+  "GET /account/sessions": { path: "/account/sessions", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
+  "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${ZERO_ID}/revoke`, body: {}, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
+  "GET /team": { path: "/team", expect: teamAdmin(200, 200) },
+  "POST /team/invitations": { method: "POST", path: "/team/invitations", body: { email: "not-an-email", role: "staff" }, expect: teamAdmin(422, 422) },
+  "POST /team/invitations/:id/revoke": { method: "POST", path: () => `/team/invitations/${target.invitation}/revoke`, body: {}, expect: teamAdmin(303, 404) },
+  "POST /team/members/:userId/role": { method: "POST", path: () => `/team/members/${target.role}/role`, body: { role: "auditor" }, expect: teamAdmin(303, 404) },
+  "POST /team/members/:userId/remove": { method: "POST", path: () => `/team/members/${target.remove}/remove`, body: {}, expect: teamAdmin(303, 404) },
+  "POST /team/members/:userId/reset-mfa": { method: "POST", path: () => `/team/members/${target.mfa}/reset-mfa`, body: {}, expect: teamAdmin(303, 404) },
+  "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
+  "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
+  "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },
+  "POST /practice/switch": { method: "POST", path: "/practice/switch", body: { practiceId: ZERO_ID }, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
   // Development only (a production app does not mount it: tests/mail.test.ts).
   "GET /dev/mail": { path: "/dev/mail", expect: all(200) },
   "GET /dev/mail/:id": { path: "/dev/mail/2026-01-01T00-00-00.000Z-abcdef", expect: all(404) },
@@ -49,16 +67,16 @@ const MATRIX: Record<string, Row> = {
 const MIDDLEWARE = new Set(["ALL /*", "ALL /mfa/*", "ALL /account/*"]);
 
 let t: TestApp;
-let users: Record<Exclude<Visitor, "anonymous">, { userId: string; practiceId: string; mfa: boolean }>;
+type Person = { userId: string; practiceId: string; mfa: boolean };
+let people: Record<Exclude<Visitor, "anonymous">, Person>;
 
-async function makeUser(mfa: boolean) {
+async function makeUser(practiceId: string, role: "admin" | "staff" | "auditor", mfa: boolean, newPractice: boolean): Promise<Person> {
   const userId = crypto.randomUUID();
-  const practiceId = crypto.randomUUID();
   await withContext(t.db, { actor: "test", userId, practiceId }, async (tx) => {
     await insertUser(tx, { id: userId, email: `${userId}@matrix.example`, fullName: "Matrix Person", passwordHash: "unused" });
     await tx.updateTable("users").set({ email_verified_at: sql`now()`, totp_enabled_at: mfa ? sql`now()` : null }).where("id", "=", userId).execute();
-    await insertPractice(tx, { id: practiceId, name: "Matrix Practice" });
-    await insertMembership(tx, { practiceId, userId, role: "admin" });
+    if (newPractice) await insertPractice(tx, { id: practiceId, name: "Matrix Practice" });
+    await insertMembership(tx, { practiceId, userId, role });
   });
   return { userId, practiceId, mfa };
 }
@@ -66,7 +84,7 @@ async function makeUser(mfa: boolean) {
 /** A fresh session per request, so a sign-out row cannot affect the next one. */
 async function cookieFor(visitor: Visitor): Promise<string | undefined> {
   if (visitor === "anonymous") return undefined;
-  const u = users[visitor];
+  const u = people[visitor];
   const { token } = await withContext(t.db, { actor: "test", userId: u.userId }, (tx) =>
     createSession(tx, { userId: u.userId, practiceId: u.practiceId, mfaVerified: u.mfa, request: { ip: "127.0.0.1", userAgent: "matrix", requestId: "matrix-000001" } }, t.config.session),
   );
@@ -75,7 +93,22 @@ async function cookieFor(visitor: Visitor): Promise<string | undefined> {
 
 beforeAll(async () => {
   t = await createTestApp();
-  users = { password: await makeUser(false), admin: await makeUser(true) };
+  const main = crypto.randomUUID();
+  const other = crypto.randomUUID();
+  people = {
+    password: await makeUser(crypto.randomUUID(), "admin", false, true),
+    admin: await makeUser(main, "admin", true, true),
+    staff: await makeUser(main, "staff", true, false),
+    auditor: await makeUser(main, "auditor", true, false),
+    otherAdmin: await makeUser(other, "admin", true, true),
+  };
+  for (const key of ["role", "remove", "mfa"] as const) target[key] = (await makeUser(main, "staff", true, false)).userId;
+  target.invitation = await withContext(t.db, { actor: "test", practiceId: main }, async (tx) =>
+    (await tx.insertInto("invitations").values({
+      practice_id: main, email: "pending@matrix.example", role: "staff", token_hash: "a".repeat(64),
+      invited_by: people.admin.userId, expires_at: new Date(Date.now() + 86_400_000),
+    }).returning("id").executeTakeFirstOrThrow()).id,
+  );
 });
 afterAll(() => t.close());
 
@@ -94,7 +127,8 @@ describe("each route answers each visitor as the matrix says", () => {
       test(`${route} as ${visitor} → ${status}`, async () => {
         const cookie = await cookieFor(visitor);
         const method = row.method ?? "GET";
-        const res = await t.app.request(`${TEST_ORIGIN}${row.path}`, {
+        const path = typeof row.path === "function" ? row.path() : row.path;
+        const res = await t.app.request(`${TEST_ORIGIN}${path}`, {
           method,
           headers: {
             ...(cookie ? { cookie } : {}),

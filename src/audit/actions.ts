@@ -15,6 +15,14 @@ export const AUDIT_ACTIONS = {
   "auth.password.reset_requested": "Someone asked for a password reset link (platform chain). Target: the user when the email matched one; nothing is sent otherwise. Details: sent (boolean).",
   "auth.password.reset": "A password was changed through a reset link; every session of the user ended (platform chain). Target: the user. Details: sessions (count ended).",
   "auth.session.revoked": "A user ended one of their own sessions from the sessions page. Target: the session.",
+  "access.denied": "A signed-in member asked for something their role does not allow (outcome denied). Target: route (its pattern, never its values). Details: permission, role.",
+  "team.invited": "An admin invited someone by email. Target: the invitation. Details: role, ends_at (auditors).",
+  "team.invitation_revoked": "An admin withdrew a pending invitation. Target: the invitation.",
+  "team.joined": "An invited person accepted and became a member. Target: the user. Details: role, invitation.",
+  "team.role_changed": "An admin changed a member's role; the member's sessions ended so the next one carries the new role. Target: the user. Details: from, to.",
+  "team.member_removed": "An admin removed a member; the member's sessions in this practice ended. Target: the user. Details: role.",
+  "mfa.reset_by_admin": "An admin reset a member's two-step sign-in; the member's sessions ended and they enrol again at next sign-in. Target: the user.",
+  "practice.switched": "A user switched their session to another practice they belong to (chain of the new practice); the session token rotated. Target: the practice.",
   "auth.signout_all": "A user signed out everywhere, ending all their sessions. Details: sessions (count).",
 } as const satisfies Record<string, string>;
 

@@ -32,6 +32,17 @@ export async function insertMembership(tx: Tx, membership: { practiceId: string;
   await tx.insertInto("memberships").values({ practice_id: membership.practiceId, user_id: membership.userId, role: membership.role }).execute();
 }
 
+/** The user's membership in a practice, unless it has lapsed (auditor end date). */
+export function findActiveMembership(tx: Tx, practiceId: string, userId: string) {
+  return tx
+    .selectFrom("memberships")
+    .selectAll()
+    .where("practice_id", "=", practiceId)
+    .where("user_id", "=", userId)
+    .where((eb) => eb.or([eb("ends_at", "is", null), eb("ends_at", ">", sql<Date>`now()`)]))
+    .executeTakeFirst();
+}
+
 /** The user's current memberships (lapsed auditor memberships excluded), with practice names. */
 export function listActiveMemberships(tx: Tx, userId: string) {
   return tx

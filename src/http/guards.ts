@@ -1,9 +1,14 @@
 // Route guards that need a session: signed in at all, and past the second factor. Practice pages
 // use requireMfa: no role reaches them on a password alone.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { HonoEnv } from "../context.ts";
 import { isFragmentRequest } from "./render.tsx";
 import { respondWithError } from "./errors.tsx";
+import { requestMeta } from "./request-context.ts";
+import { recordAudit } from "../audit/record.ts";
+import { can, type Permission } from "../auth/permissions.ts";
+import { findActiveMembership } from "../auth/repo.ts";
+import { type Db, withContext } from "../platform/db.ts";
 
 export function requireSignedIn(): MiddlewareHandler<HonoEnv> {
   return async function requireSignedIn(c, next) {
@@ -15,15 +20,53 @@ export function requireSignedIn(): MiddlewareHandler<HonoEnv> {
   };
 }
 
+/** The answer for a request that has not passed two-step sign-in, or null when it has. */
+function notPastMfa(c: Context<HonoEnv>): Response | Promise<Response> | null {
+  const session = c.get("session");
+  const user = c.get("user");
+  if (!session || !user) {
+    if (isFragmentRequest(c)) return respondWithError(c, 401, "Your session has ended. Sign in again to continue.");
+    return c.redirect("/login", 303);
+  }
+  if (!session.mfa_verified_at) return c.redirect(user.totp_enabled_at ? "/mfa/verify" : "/mfa/setup", 303);
+  return null;
+}
+
 export function requireMfa(): MiddlewareHandler<HonoEnv> {
   return async function requireMfa(c, next) {
-    const session = c.get("session");
-    const user = c.get("user");
-    if (!session || !user) {
-      if (isFragmentRequest(c)) return respondWithError(c, 401, "Your session has ended. Sign in again to continue.");
-      return c.redirect("/login", 303);
+    const refusal = notPastMfa(c);
+    if (refusal) return refusal;
+    await next();
+  };
+}
+
+/**
+ * Practice routes: two-step sign-in passed, an active membership in the session's practice, and a
+ * role that grants the permission. Refusals are audited; the membership is set on c.var.
+ */
+export function requirePermission(deps: { db: Db }, permission: Permission): MiddlewareHandler<HonoEnv> {
+  return async function requirePermission(c, next) {
+    const refusal = notPastMfa(c);
+    if (refusal) return refusal;
+    const session = c.get("session")!;
+    const membership = session.practice_id
+      ? await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
+          findActiveMembership(tx, session.practice_id!, session.user_id),
+        )
+      : undefined;
+    if (!membership || !can(membership.role, permission)) {
+      if (session.practice_id) {
+        await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
+          recordAudit(tx, {
+            practiceId: session.practice_id, actor: { type: "user", id: session.user_id, role: membership?.role ?? null },
+            action: "access.denied", outcome: "denied", target: { type: "route", id: `${c.req.method} ${c.req.routePath}` },
+            details: { permission, role: membership?.role ?? "none" }, request: requestMeta(c),
+          }),
+        );
+      }
+      return respondWithError(c, 403, "Your role in this practice does not allow this. Ask a practice administrator if you need it.");
     }
-    if (!session.mfa_verified_at) return c.redirect(user.totp_enabled_at ? "/mfa/verify" : "/mfa/setup", 303);
+    c.set("membership", { practiceId: membership.practice_id, role: membership.role });
     await next();
   };
 }

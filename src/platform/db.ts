@@ -38,16 +38,25 @@ export function createOwnerDb(url: string, options: { max?: number } = {}): Kyse
  * cannot outlive the transaction or leak to the next user of the pooled connection.
  * - practiceId: the tenant (practice tables);
  * - userId: the signed-in user (their own sessions, memberships, practice names);
- * - sessionTokenHash: proof of holding a session cookie (finding that one session row).
+ * - sessionTokenHash: proof of holding a session cookie (finding that one session row);
+ * - invitationTokenHash: proof of holding an invitation link.
  */
-export type DbContext = { actor: string; practiceId?: string | null; userId?: string | null; sessionTokenHash?: string | null };
+export type DbContext = {
+  actor: string;
+  practiceId?: string | null;
+  userId?: string | null;
+  sessionTokenHash?: string | null;
+  /** Proof of holding an invitation link (finding and accepting that one invitation). */
+  invitationTokenHash?: string | null;
+};
 
 export async function withContext<T>(db: Db, context: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
     await sql`SELECT set_config('app.actor', ${context.actor}, true),
                      set_config('app.practice_id', ${context.practiceId ?? ""}, true),
                      set_config('app.user_id', ${context.userId ?? ""}, true),
-                     set_config('app.session_token_hash', ${context.sessionTokenHash ?? ""}, true)`.execute(tx);
+                     set_config('app.session_token_hash', ${context.sessionTokenHash ?? ""}, true),
+                     set_config('app.invitation_token_hash', ${context.invitationTokenHash ?? ""}, true)`.execute(tx);
     return fn(tx);
   });
 }

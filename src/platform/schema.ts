@@ -45,6 +45,8 @@ export interface UsersTable {
   totp_enabled_at: NullableTimestamp;
   totp_last_step: string | null;
   status: ColumnType<"active" | "deactivated", "active" | "deactivated" | undefined>;
+  /** The linked Clerk user (AUTH_PROVIDER=clerk), null until the first Clerk sign-in links it. */
+  clerk_user_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -101,7 +103,23 @@ export interface AuthThrottleTable {
   locked_until: NullableTimestamp;
 }
 
+export interface InvitationsTable {
+  id: Generated<string>;
+  practice_id: string;
+  email: string;
+  role: Role;
+  ends_at: NullableTimestamp;
+  token_hash: string;
+  invited_by: string;
+  expires_at: Timestamp;
+  accepted_at: NullableTimestamp;
+  accepted_by: string | null;
+  revoked_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  invitations: InvitationsTable;
   practices: PracticesTable;
   audit_events: AuditEventsTable;
   users: UsersTable;

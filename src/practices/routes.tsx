@@ -4,6 +4,7 @@ import type { HonoEnv } from "../context.ts";
 import { requireMfa } from "../http/guards.ts";
 import { render } from "../http/render.tsx";
 import { listActiveMemberships } from "../auth/repo.ts";
+import { can } from "../auth/permissions.ts";
 import { type Db, withContext } from "../platform/db.ts";
 import { PracticeHomePage } from "../../views/practices/home.tsx";
 
@@ -22,6 +23,7 @@ export function practiceRoutes(deps: { db: Db }) {
           practice={current ? { name: current.practiceName, status: current.practiceStatus } : null}
           role={current?.role ?? null}
           otherPractices={memberships.filter((m) => m !== current)}
+          canManageTeam={can(current?.role, "team.manage")}
         />
       ),
     });

@@ -2,7 +2,8 @@ export type PracticeHomeProps = {
   userName: string;
   practice: { name: string; status: "onboarding" | "active" | "suspended" } | null;
   role: string | null;
-  otherPractices: { practiceName: string; role: string }[];
+  otherPractices: { practiceId: string; practiceName: string; role: string }[];
+  canManageTeam: boolean;
 };
 
 const STATUS_TEXT = {
@@ -25,10 +26,21 @@ export function PracticeHomePage(props: PracticeHomeProps) {
       ) : (
         <p>You are not a member of any practice. Ask a practice administrator to invite you.</p>
       )}
+      {props.canManageTeam ? <p><a href="/team">Manage the team</a>: invite people, change roles, remove members.</p> : null}
       {props.otherPractices.length > 0 ? (
         <>
           <h2>Your other practices</h2>
-          <ul>{props.otherPractices.map((p) => <li>{p.practiceName} ({p.role})</li>)}</ul>
+          <ul>
+            {props.otherPractices.map((p) => (
+              <li>
+                {p.practiceName} ({p.role})
+                <form method="post" action="/practice/switch" class="inline-form">
+                  <input type="hidden" name="practiceId" value={p.practiceId} />
+                  <button type="submit" class="button-link" aria-label={`Switch to ${p.practiceName}`}>Switch</button>
+                </form>
+              </li>
+            ))}
+          </ul>
         </>
       ) : null}
       <h2>Your sessions</h2>

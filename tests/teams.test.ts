@@ -1,0 +1,231 @@
+// Teams through the real app: invitations, roles and their permissions, the last-admin rule,
+// auditor end dates, removal and MFA reset ending sessions, and switching practices.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "kysely";
+import { Secret, TOTP } from "otpauth";
+import { listDevMail, readDevMail } from "../src/platform/mail.ts";
+import { can, ROLE_PERMISSIONS } from "../src/auth/permissions.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { Client } from "./support/browserless.ts";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+const PASSWORD = "correct horse battery staple";
+const email = () => `m.${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+
+async function mailTo(address: string) {
+  const item = (await listDevMail(t.config.mail.dir)).find((m) => m.to.includes(address));
+  return item ? readDevMail(t.config.mail.dir, item.id) : null;
+}
+
+/** Signs in with password and TOTP (enrolling on first use); returns the client. */
+async function signIn(address: string, password = PASSWORD): Promise<Client> {
+  const client = new Client(t);
+  const res = await client.post("/login", { email: address, password });
+  expect(res.status).toBe(303);
+  if (res.headers.get("location") === "/mfa/setup") {
+    const html = await (await client.get("/mfa/setup")).text();
+    const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(html)![1]!.replace(/ /g, "");
+    expect((await client.post("/mfa/setup", { code: new TOTP({ secret: Secret.fromBase32(secret) }).generate() })).status).toBe(200);
+  } else {
+    // Already enrolled: the tests below only sign enrolled users in once per code step via recovery codes.
+    throw new Error("signIn() expects a user who has not enrolled yet");
+  }
+  return client;
+}
+
+async function newAdmin(practiceName = "Lakeside Clinic") {
+  const address = email();
+  const anon = new Client(t);
+  await anon.post("/signup", { fullName: "Alex Admin", email: address, password: PASSWORD, practiceName });
+  const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(address))!.text)![1]!;
+  await anon.post("/verify-email", { token });
+  return { address, client: await signIn(address) };
+}
+
+/** Invites someone and has them accept by creating an account; returns their signed-in client. */
+async function addMember(admin: Client, role: "admin" | "staff" | "auditor", extra: Record<string, string> = {}) {
+  const address = email();
+  expect((await admin.post("/team/invitations", { email: address, role, ...extra })).status).toBe(303);
+  const token = /invitations\/accept\?token=([A-Za-z0-9_-]{43})/.exec((await mailTo(address))!.text)![1]!;
+  const joined = await new Client(t).post("/invitations/accept/new-account", { token, fullName: `Member ${role}`, password: PASSWORD });
+  expect(joined.status).toBe(303);
+  const user = await t.ownerDb.selectFrom("users").select("id").where("email", "=", address).executeTakeFirstOrThrow();
+  return { address, userId: user.id, client: await signIn(address) };
+}
+
+describe("permissions", () => {
+  test("one map: staff work on jobs, admins also run the practice, auditors read compliance records and no PHI", () => {
+    expect(can("staff", "jobs.write")).toBe(true);
+    expect(can("staff", "team.manage")).toBe(false);
+    expect(can("admin", "team.manage")).toBe(true);
+    expect(can("admin", "baa.sign")).toBe(true);
+    expect(can("auditor", "audit.read")).toBe(true);
+    expect(can("auditor", "proofs.view")).toBe(false);
+    expect(can("auditor", "jobs.write")).toBe(false);
+    expect(can(null, "jobs.read")).toBe(false);
+    for (const permission of ROLE_PERMISSIONS.staff) expect(can("admin", permission)).toBe(true);
+  });
+});
+
+describe("invitations", () => {
+  test("an admin invites by email; the invitee creates an account, joins with the role and is audited", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    const home = await staff.client.get("/app");
+    expect(home.status).toBe(200);
+    const html = await home.text();
+    expect(html).toContain("Lakeside Clinic");
+    expect(html).toContain("staff");
+    const joined = await t.ownerDb.selectFrom("audit_events").select(["action", "details", "actor_id"]).where("action", "=", "team.joined").where("actor_id", "=", staff.userId).execute();
+    expect(joined).toHaveLength(1);
+    expect(joined[0]!.details).toMatchObject({ role: "staff" });
+    const invited = await t.ownerDb.selectFrom("audit_events").select("details").where("action", "=", "team.invited").orderBy("occurred_at", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(invited.details).toEqual({ role: "staff", ends_at: null });
+  });
+
+  test("an invitation link works once, and an existing account must sign in with the invited email", async () => {
+    const admin = await newAdmin();
+    const address = email();
+    await admin.client.post("/team/invitations", { email: address, role: "staff" });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(address))!.text)![1]!;
+    expect((await new Client(t).get(`/invitations/accept?token=${token}`)).status).toBe(200);
+    expect((await new Client(t).post("/invitations/accept/new-account", { token, fullName: "First", password: PASSWORD })).status).toBe(303);
+    const again = await new Client(t).post("/invitations/accept/new-account", { token, fullName: "Second", password: PASSWORD });
+    expect(again.status).toBe(404);
+    expect((await new Client(t).get(`/invitations/accept?token=${token}`)).status).toBe(404);
+
+    // Someone signed in as another person cannot take an invitation addressed elsewhere.
+    const other = await newAdmin("Elsewhere");
+    const target = email();
+    await admin.client.post("/team/invitations", { email: target, role: "staff" });
+    const token2 = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(target))!.text)![1]!;
+    const wrong = await other.client.post("/invitations/accept", { token: token2 });
+    expect(wrong.status).toBe(403);
+    expect(await wrong.text()).toContain("sent to another email address");
+  });
+
+  test("a withdrawn invitation cannot be used; inviting an existing member is refused", async () => {
+    const admin = await newAdmin();
+    const address = email();
+    await admin.client.post("/team/invitations", { email: address, role: "staff" });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(address))!.text)![1]!;
+    const id = /action="\/team\/invitations\/([0-9a-f-]{36})\/revoke"/.exec(await (await admin.client.get("/team")).text())![1]!;
+    expect((await admin.client.post(`/team/invitations/${id}/revoke`, {})).status).toBe(303);
+    expect((await new Client(t).post("/invitations/accept/new-account", { token, fullName: "Late", password: PASSWORD })).status).toBe(404);
+    const dup = await admin.client.post("/team/invitations", { email: admin.address, role: "staff" });
+    expect(dup.status).toBe(409);
+    expect(await dup.text()).toContain("already a member");
+  });
+
+  test("bad input is explained and kept", async () => {
+    const admin = await newAdmin();
+    const res = await admin.client.post("/team/invitations", { email: "nope", role: "auditor", endsAt: "2001-01-01" });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain("Enter a valid email address");
+    expect(html).toContain("Choose a date in the future");
+    expect(html).toContain('value="nope"');
+  });
+});
+
+describe("roles", () => {
+  test("staff and auditors cannot manage the team; the refusal is audited as denied", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    const auditor = await addMember(admin.client, "auditor");
+    for (const member of [staff, auditor]) {
+      expect((await member.client.get("/team")).status).toBe(403);
+      expect((await member.client.post("/team/invitations", { email: email(), role: "admin" })).status).toBe(403);
+    }
+    const denied = await t.ownerDb.selectFrom("audit_events").select(["outcome", "details", "target_id"]).where("action", "=", "access.denied").where("actor_id", "=", staff.userId).execute();
+    expect(denied[0]).toMatchObject({ outcome: "denied", target_id: "GET /team", details: { permission: "team.manage", role: "staff" } });
+  });
+
+  test("the last admin cannot be demoted or removed", async () => {
+    const admin = await newAdmin();
+    const me = await t.ownerDb.selectFrom("users").select("id").where("email", "=", admin.address).executeTakeFirstOrThrow();
+    const demote = await admin.client.post(`/team/members/${me.id}/role`, { role: "staff" });
+    expect(demote.status).toBe(409);
+    expect(await demote.text()).toContain("at least one administrator");
+    // With a second admin, demotion works, and the demoted admin's sessions end.
+    const second = await addMember(admin.client, "admin");
+    expect((await second.client.post(`/team/members/${me.id}/role`, { role: "staff" })).status).toBe(303);
+    expect((await admin.client.get("/app")).status).toBe(303);
+    expect((await second.client.post(`/team/members/${second.userId}/remove`, {})).status).toBe(409);
+  });
+
+  test("changing a role ends that member's sessions and is audited with from and to", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    expect((await admin.client.post(`/team/members/${staff.userId}/role`, { role: "auditor" })).status).toBe(303);
+    expect((await staff.client.get("/app")).status).toBe(303);
+    const event = await t.ownerDb.selectFrom("audit_events").select("details").where("action", "=", "team.role_changed").where("target_id", "=", staff.userId).executeTakeFirstOrThrow();
+    expect(event.details).toEqual({ from: "staff", to: "auditor" });
+  });
+
+  test("an auditor's membership lapses at its end date", async () => {
+    const admin = await newAdmin();
+    const auditor = await addMember(admin.client, "auditor", { endsAt: "2099-12-31" });
+    expect((await auditor.client.get("/app")).status).toBe(200);
+    await t.ownerDb.updateTable("memberships").set({ ends_at: sql`now() - interval '1 minute'` }).where("user_id", "=", auditor.userId).execute();
+    const home = await auditor.client.get("/app");
+    expect(await home.text()).toContain("You are not a member of any practice");
+  });
+});
+
+describe("removal and MFA reset", () => {
+  test("removing a member ends their sessions in the practice", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    expect((await admin.client.post(`/team/members/${staff.userId}/remove`, {})).status).toBe(303);
+    expect((await staff.client.get("/app")).status).toBe(303);
+    const members = await t.ownerDb.selectFrom("memberships").select("id").where("user_id", "=", staff.userId).execute();
+    expect(members).toEqual([]);
+  });
+
+  test("an admin resets a member's two-step sign-in: sessions end and the member enrols again", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    expect((await admin.client.post(`/team/members/${staff.userId}/reset-mfa`, {})).status).toBe(303);
+    expect((await staff.client.get("/app")).status).toBe(303);
+    const again = new Client(t);
+    const login = await again.post("/login", { email: staff.address, password: PASSWORD });
+    expect(login.headers.get("location")).toBe("/mfa/setup");
+    expect(await t.ownerDb.selectFrom("user_recovery_codes").select("id").where("user_id", "=", staff.userId).execute()).toEqual([]);
+    expect((await t.ownerDb.selectFrom("audit_events").select("actor_id").where("action", "=", "mfa.reset_by_admin").where("target_id", "=", staff.userId).execute())).toHaveLength(1);
+  });
+
+  test("an admin of another practice cannot touch this practice's members (not found)", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    const stranger = await newAdmin("Other Practice");
+    expect((await stranger.client.post(`/team/members/${staff.userId}/remove`, {})).status).toBe(404);
+    expect((await stranger.client.post(`/team/members/${staff.userId}/reset-mfa`, {})).status).toBe(404);
+    expect((await staff.client.get("/app")).status).toBe(200);
+  });
+});
+
+describe("several practices", () => {
+  test("a member of two practices switches the active one with a fresh session", async () => {
+    const a = await newAdmin("Alpha Clinic");
+    const b = await newAdmin("Beta Clinic");
+    // b's admin is invited into Alpha and accepts while signed in.
+    await a.client.post("/team/invitations", { email: b.address, role: "staff" });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(b.address))!.text)![1]!;
+    expect((await b.client.post("/invitations/accept", { token })).status).toBe(303);
+    const alphaHome = await (await b.client.get("/app")).text();
+    expect(alphaHome).toContain("Alpha Clinic");
+    const beta = /name="practiceId" value="([0-9a-f-]{36})"/.exec(alphaHome)![1]!;
+    const before = b.client.cookies.get("__Host-plh_session");
+    expect((await b.client.post("/practice/switch", { practiceId: beta })).status).toBe(303);
+    expect(b.client.cookies.get("__Host-plh_session")).not.toBe(before);
+    expect(await (await b.client.get("/app")).text()).toContain("<h1 id=\"home-title\">Beta Clinic</h1>");
+    // A practice the user does not belong to is not found.
+    expect((await b.client.post("/practice/switch", { practiceId: crypto.randomUUID() })).status).toBe(404);
+  });
+});
