@@ -18,6 +18,8 @@ import type { Logger } from "./platform/log.ts";
 import type { Mailer } from "./platform/mail.ts";
 import { accountRoutes } from "./auth/account-routes.tsx";
 import { authRoutes } from "./auth/routes.tsx";
+import { clerkContentSecurity, clerkFrontend } from "./auth/clerk.ts";
+import { clerkRoutes } from "./auth/clerk-routes.tsx";
 import { mfaRoutes } from "./auth/mfa-routes.tsx";
 import { devMailRoutes } from "./dev/routes.tsx";
 import { sessionLoader } from "./http/session.ts";
@@ -38,7 +40,8 @@ export function createApp(deps: AppDeps) {
   // 2. One log line per request: method, path, status, time; never bodies or query strings.
   app.use(requestLogger());
   // 3. CSP with a per-request nonce, no framing, no referrer, nosniff, HSTS in production, no-store.
-  app.use(securityHeaders({ production: config.production }));
+  //    In clerk mode the CSP also names Clerk's Frontend API (its sign-in form and token refresh).
+  app.use(securityHeaders({ production: config.production, ...(config.auth.clerk ? clerkContentSecurity(config.auth.clerk) : {}) }));
   // 4. Static assets (htmx, CSS, scripts) from public/, before anything that needs a session.
   app.use("/static/*", serveStatic({ root: PUBLIC_DIR, rewriteRequestPath: (p) => p.replace(/^\/static/, "") }));
   // 5. CSRF: an unsafe method must come from our own origin (Origin or Sec-Fetch-Site); SameSite
@@ -46,15 +49,27 @@ export function createApp(deps: AppDeps) {
   app.use(csrf({ origin: config.appOrigin }));
   // 6. Session: the __Host- cookie's live session and user, if any (guards on routes decide access).
   app.use(sessionLoader({ db: deps.db, config }));
+  //    In clerk mode every signed-in page also loads Clerk's script, which keeps its short-lived
+  //    __session token fresh (views/layout.tsx).
+  if (config.auth.clerk) {
+    const frontend = clerkFrontend(config.auth.clerk);
+    app.use(async function clerkFrontendForViews(c, next) {
+      c.set("clerkFrontend", { scriptUrl: frontend.scriptUrl, publishableKey: frontend.publishableKey });
+      await next();
+    });
+  }
 
   // Routes.
   const auth = { db: deps.db, config, mailer: deps.mailer };
   app.route("/", healthRoutes({ db: deps.db, blob: deps.blob }));
   app.get("/", (c) => render(c, { title: "Patient letters, mailed safely", page: <LandingPage /> }));
+  // Clerk mode: its GET /login wins; the local-only paths (sign-up, password, e-mail confirmation)
+  // answer 404 there, and two-step sign-in is Clerk's, so our TOTP routes are not mounted.
+  if (config.auth.clerk) app.route("/", clerkRoutes({ db: deps.db, config }));
   app.route("/", authRoutes(auth));
-  app.route("/", mfaRoutes(auth));
+  if (config.auth.provider === "local") app.route("/", mfaRoutes(auth));
   app.route("/", practiceRoutes({ db: deps.db }));
-  app.route("/", accountRoutes({ db: deps.db }));
+  app.route("/", accountRoutes({ db: deps.db, config }));
   app.route("/", teamRoutes(auth));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));

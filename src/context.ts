@@ -17,6 +17,12 @@ export type HonoEnv = {
     /** The live session behind the cookie and its user, when there is one (http/session.ts). */
     session?: Session;
     user?: User;
+    /** Clerk mode only: what signed-in pages need to load Clerk's script (token refresh). */
+    clerkFrontend?: { scriptUrl: string; publishableKey: string };
+    /** When the session ends if no further request comes (set with the session). */
+    idleDeadline?: Date;
+    /** AUTH_PROVIDER=clerk: why a Clerk session token was not accepted (http/session.ts). */
+    clerkRefusal?: "no-account" | "no-second-factor" | "ended" | "invalid";
     /** The active practice and the user's role in it, set by requirePermission. */
     membership?: { practiceId: string; role: Role };
   };

@@ -4,12 +4,9 @@
 // a staff member and an auditor of one practice; and the admin of another practice. The platform
 // operator column comes with the operator console.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sql } from "kysely";
-import { createSession } from "../src/auth/sessions.ts";
-import { insertMembership, insertUser } from "../src/auth/repo.ts";
 import { withContext } from "../src/platform/db.ts";
-import { insertPractice } from "../src/practices/repo.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
+import { makePerson, type Person, sessionToken } from "./support/people.ts";
 
 type Visitor = "anonymous" | "password" | "admin" | "staff" | "auditor" | "otherAdmin";
 type Row = { method?: "GET" | "POST"; path: string | (() => string); body?: Record<string, string>; expect: Record<Visitor, number> };
@@ -47,6 +44,7 @@ const MATRIX: Record<string, Row> = {
   "POST /mfa/verify": { method: "POST", path: "/mfa/verify", body: { code: "000000" }, expect: { ...all(303), password: 422 } },
   "GET /app": { path: "/app", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
   "GET /account/sessions": { path: "/account/sessions", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
+  "POST /session/extend": { method: "POST", path: "/session/extend", body: {}, expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
   "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${ZERO_ID}/revoke`, body: {}, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
   "GET /team": { path: "/team", expect: teamAdmin(200, 200) },
   "POST /team/invitations": { method: "POST", path: "/team/invitations", body: { email: "not-an-email", role: "staff" }, expect: teamAdmin(422, 422) },
@@ -67,42 +65,26 @@ const MATRIX: Record<string, Row> = {
 const MIDDLEWARE = new Set(["ALL /*", "ALL /mfa/*", "ALL /account/*"]);
 
 let t: TestApp;
-type Person = { userId: string; practiceId: string; mfa: boolean };
 let people: Record<Exclude<Visitor, "anonymous">, Person>;
-
-async function makeUser(practiceId: string, role: "admin" | "staff" | "auditor", mfa: boolean, newPractice: boolean): Promise<Person> {
-  const userId = crypto.randomUUID();
-  await withContext(t.db, { actor: "test", userId, practiceId }, async (tx) => {
-    await insertUser(tx, { id: userId, email: `${userId}@matrix.example`, fullName: "Matrix Person", passwordHash: "unused" });
-    await tx.updateTable("users").set({ email_verified_at: sql`now()`, totp_enabled_at: mfa ? sql`now()` : null }).where("id", "=", userId).execute();
-    if (newPractice) await insertPractice(tx, { id: practiceId, name: "Matrix Practice" });
-    await insertMembership(tx, { practiceId, userId, role });
-  });
-  return { userId, practiceId, mfa };
-}
 
 /** A fresh session per request, so a sign-out row cannot affect the next one. */
 async function cookieFor(visitor: Visitor): Promise<string | undefined> {
   if (visitor === "anonymous") return undefined;
-  const u = people[visitor];
-  const { token } = await withContext(t.db, { actor: "test", userId: u.userId }, (tx) =>
-    createSession(tx, { userId: u.userId, practiceId: u.practiceId, mfaVerified: u.mfa, request: { ip: "127.0.0.1", userAgent: "matrix", requestId: "matrix-000001" } }, t.config.session),
-  );
-  return `__Host-plh_session=${token}`;
+  return `__Host-plh_session=${await sessionToken(t, people[visitor])}`;
 }
 
 beforeAll(async () => {
   t = await createTestApp();
-  const main = crypto.randomUUID();
-  const other = crypto.randomUUID();
+  const admin = await makePerson(t, { practiceName: "Matrix Practice" });
+  const main = admin.practiceId;
   people = {
-    password: await makeUser(crypto.randomUUID(), "admin", false, true),
-    admin: await makeUser(main, "admin", true, true),
-    staff: await makeUser(main, "staff", true, false),
-    auditor: await makeUser(main, "auditor", true, false),
-    otherAdmin: await makeUser(other, "admin", true, true),
+    password: await makePerson(t, { mfa: false }),
+    admin,
+    staff: await makePerson(t, { practiceId: main, role: "staff" }),
+    auditor: await makePerson(t, { practiceId: main, role: "auditor" }),
+    otherAdmin: await makePerson(t),
   };
-  for (const key of ["role", "remove", "mfa"] as const) target[key] = (await makeUser(main, "staff", true, false)).userId;
+  for (const key of ["role", "remove", "mfa"] as const) target[key] = (await makePerson(t, { practiceId: main, role: "staff" })).userId;
   target.invitation = await withContext(t.db, { actor: "test", practiceId: main }, async (tx) =>
     (await tx.insertInto("invitations").values({
       practice_id: main, email: "pending@matrix.example", role: "staff", token_hash: "a".repeat(64),

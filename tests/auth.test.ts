@@ -274,6 +274,18 @@ describe("sessions", () => {
     expect(revoked.length).toBe(1);
   });
 
+  test("deactivating a user ends every session at its next use", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    await signInWithMfa(client, email);
+    expect((await client.get("/app")).status).toBe(200);
+    await t.ownerDb.updateTable("users").set({ status: "deactivated" }).where("email", "=", email).execute();
+    expect((await client.get("/app")).status).toBe(303);
+    const reasons = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select("s.revoked_reason").where("u.email", "=", email).execute();
+    expect(reasons.map((r) => r.revoked_reason)).toContain("deactivated");
+    expect((await new Client(t).post("/login", { email, password: PASSWORD })).status).toBe(401);
+  });
+
   test("the app role cannot read sessions without naming their user or holding the token", async () => {
     const rows = await t.db.selectFrom("sessions").select("id").execute();
     expect(rows).toEqual([]);

@@ -8,6 +8,10 @@ export type LayoutProps = {
   nonce: string;
   flash?: Flash[];
   user?: { name: string } | null;
+  /** For a signed-in page: seconds until the session ends for inactivity (drives the warning). */
+  idleSeconds?: number | null;
+  /** Clerk mode, signed in: load Clerk's script so its short-lived session token keeps refreshing. */
+  clerk?: { scriptUrl: string; publishableKey: string } | null;
   children?: any;
 };
 
@@ -17,7 +21,7 @@ export type LayoutProps = {
  * styles from 'self' only.
  */
 export function Layout(props: LayoutProps) {
-  const { title, nonce, flash, user, children } = props;
+  const { title, nonce, flash, user, idleSeconds, clerk, children } = props;
   return (
     <html lang="en">
       <head>
@@ -29,8 +33,19 @@ export function Layout(props: LayoutProps) {
         <link rel="stylesheet" href="/static/styles.css" />
         <script src="/static/vendor/htmx.min.js" nonce={nonce} defer></script>
         <script src="/static/vendor/hx-csp.min.js" nonce={nonce} defer></script>
+        {idleSeconds ? <meta name="plh-session-idle-seconds" content={String(idleSeconds)} /> : null}
+        {idleSeconds ? <script src="/static/session-timeout.js" nonce={nonce} defer></script> : null}
+        {clerk ? <script src={clerk.scriptUrl} data-clerk-publishable-key={clerk.publishableKey} nonce={nonce} crossorigin="anonymous" defer></script> : null}
+        {clerk ? <script src="/static/clerk-session.js" nonce={nonce} defer></script> : null}
       </head>
       <body>
+        {idleSeconds ? (
+          <div id="session-warning" class="session-warning" role="alertdialog" aria-modal="false" aria-labelledby="session-warning-title" aria-describedby="session-warning-text" hidden>
+            <p id="session-warning-title"><strong>You will be signed out soon</strong></p>
+            <p id="session-warning-text">For the safety of patient information, PatientLetterHub signs you out after a period without activity. <span data-countdown></span></p>
+            <button type="button" class="button" data-stay>Stay signed in</button>
+          </div>
+        ) : null}
         <a class="skip-link" href="#main">
           Skip to main content
         </a>

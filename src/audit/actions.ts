@@ -5,8 +5,9 @@ export const AUDIT_ACTIONS = {
   "auth.signup": "A person signed up, creating a user, a practice and their admin membership (practice chain). Details: none.",
   "auth.signup.existing_email": "Sign-up was attempted with an email that already has an account; the owner was emailed (platform chain). Target: that user.",
   "auth.email.verified": "A user confirmed their email address through the emailed link (platform chain). Target: the user.",
-  "auth.signin.succeeded": "Email and password were accepted; a new session started (practice chain of the active practice, else platform). Target: the user. Details: mfa_required.",
-  "auth.signin.failed": "A sign-in was refused (platform chain). Target: the user when the email matched one. Details: reason = bad_credentials | locked | email_unverified | deactivated.",
+  "auth.signin.succeeded": "Email and password were accepted, or (AUTH_PROVIDER=clerk) the first request of a Clerk session carrying a second factor; a new session started (practice chain of the active practice, else platform). Target: the user. Details: mfa_required (local) or provider = clerk.",
+  "auth.signin.failed": "A sign-in was refused (platform chain). Target: the user when the email (or Clerk identity) matched one. Details: reason = bad_credentials | locked | email_unverified | deactivated; with provider = clerk, clerk_user_id and clerk_session_id (one event per refused request) also no_second_factor | no_account | already_linked (that account belongs to another Clerk user).",
+  "auth.clerk.linked": "A Clerk user was linked to an existing (invited) user whose email matched the token's verified email, at their first Clerk sign-in (platform chain). Target: the user. Details: provider = clerk, clerk_user_id.",
   "auth.signout": "A user signed out, ending this session. Target: the session.",
   "mfa.enrolled": "A user finished TOTP enrolment; recovery codes were issued and the session rotated. Details: recovery_codes (count).",
   "mfa.enrol.failed": "A wrong code was entered while enrolling (outcome denied).",
@@ -22,7 +23,7 @@ export const AUDIT_ACTIONS = {
   "team.role_changed": "An admin changed a member's role; the member's sessions ended so the next one carries the new role. Target: the user. Details: from, to.",
   "team.member_removed": "An admin removed a member; the member's sessions in this practice ended. Target: the user. Details: role.",
   "mfa.reset_by_admin": "An admin reset a member's two-step sign-in; the member's sessions ended and they enrol again at next sign-in. Target: the user.",
-  "practice.switched": "A user switched their session to another practice they belong to (chain of the new practice); the session token rotated. Target: the practice.",
+  "practice.switched": "A user switched their session to another practice they belong to (chain of the new practice); a local session token rotates, a Clerk-backed session keeps its row. Target: the practice.",
   "auth.signout_all": "A user signed out everywhere, ending all their sessions. Details: sessions (count).",
 } as const satisfies Record<string, string>;
 

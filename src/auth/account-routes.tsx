@@ -1,4 +1,5 @@
-// The signed-in person's own account: their sessions, each of which they may end.
+// The signed-in person's own account: their sessions, each of which they may end, and keeping
+// the current one alive from the idle warning.
 import { Hono } from "hono";
 import type { HonoEnv } from "../context.ts";
 import { requireMfa } from "../http/guards.ts";
@@ -8,13 +9,21 @@ import { recordAudit } from "../audit/record.ts";
 import { type Db, withContext } from "../platform/db.ts";
 import { SessionsPage } from "../../views/auth/sessions.tsx";
 import { listLiveSessions, revokeOwnSession } from "./repo.ts";
+import { extendSession } from "./sessions.ts";
+import type { Config } from "../config.ts";
 
 const utc = (d: Date) => new Date(d).toISOString().slice(0, 16).replace("T", " ");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function accountRoutes(deps: { db: Db }) {
+export function accountRoutes(deps: { db: Db; config: Config }) {
   const app = new Hono<HonoEnv>();
   app.use("/account/*", requireMfa());
+
+  // "Stay signed in" from the idle warning (public/session-timeout.js): marks the session active.
+  app.post("/session/extend", requireMfa(), async (c) => {
+    const deadline = await extendSession(deps.db, c.get("session")!, deps.config.session);
+    return c.json({ idleSeconds: Math.round((deadline.getTime() - Date.now()) / 1000) });
+  });
 
   app.get("/account/sessions", async (c) => {
     const me = c.get("session")!;

@@ -38,6 +38,12 @@ export async function createSession(
 
 export type ResolvedSession = { session: Session; user: User };
 
+/** Marks the session active now (the "Stay signed in" button); returns its new idle deadline. */
+export async function extendSession(db: Db, session: Session, settings: SessionSettings): Promise<Date> {
+  await withContext(db, { actor: `user:${session.user_id}`, userId: session.user_id }, (tx) => touchSession(tx, session.id));
+  return idleDeadline({ last_seen_at: new Date() }, settings);
+}
+
 /**
  * The live session behind a cookie token, or null. An expired session (idle or absolute) is
  * revoked on the spot so it can never come back; a deactivated user's session likewise.

@@ -27,11 +27,14 @@ export function render(c: Context<HonoEnv>, options: RenderOptions): Response | 
   // Fragments need the nonce too: hx-csp strips htmx attributes from elements without it.
   if (isFragmentRequest(c)) return c.html(<NonceContext.Provider value={nonce}>{options.fragment ?? options.page}</NonceContext.Provider>, status);
   // The header names the person only once they are fully signed in (past the second factor).
-  const user = c.get("session")?.mfa_verified_at ? { name: c.get("user")!.full_name } : null;
+  const session = c.get("session");
+  const user = session?.mfa_verified_at ? { name: c.get("user")!.full_name } : null;
+  const deadline = c.get("idleDeadline");
+  const idleSeconds = session?.mfa_verified_at && deadline ? Math.max(1, Math.round((deadline.getTime() - Date.now()) / 1000)) : null;
   return c.html(
     "<!doctype html>" +
       (
-        <Layout title={options.title} nonce={nonce} flash={options.flash} user={user}>
+        <Layout title={options.title} nonce={nonce} flash={options.flash} user={user} idleSeconds={idleSeconds} clerk={user ? c.get("clerkFrontend") : null}>
           {options.page}
         </Layout>
       ).toString(),

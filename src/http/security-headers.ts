@@ -5,18 +5,34 @@ import type { MiddlewareHandler } from "hono";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import type { HonoEnv } from "../context.ts";
 
-export type SecurityHeadersOptions = { production?: boolean; connectSrc?: string[] };
+/**
+ * Extra sources are added to the strict defaults, never replacing them; only an identity provider's
+ * frontend (AUTH_PROVIDER=clerk: see clerkContentSecurity in auth/clerk.ts) should need them.
+ * Scripts always need the nonce too: an extra script source allows a host, not inline script.
+ */
+export type SecurityHeadersOptions = {
+  production?: boolean;
+  connectSrc?: string[];
+  scriptSrc?: string[];
+  imgSrc?: string[];
+  frameSrc?: string[];
+  workerSrc?: string[];
+  styleSrc?: string[];
+};
 
 export function securityHeaders(options: SecurityHeadersOptions = {}): MiddlewareHandler<HonoEnv> {
-  const { production = false, connectSrc = [] } = options;
+  const { production = false, connectSrc = [], scriptSrc = [], imgSrc = [], frameSrc = [], workerSrc = [], styleSrc = [] } = options;
   const headers = secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'self'"],
-      scriptSrc: [NONCE],
-      styleSrc: ["'self'"],
-      imgSrc: ["'self'", "data:"],
+      scriptSrc: [NONCE, ...scriptSrc],
+      styleSrc: ["'self'", ...styleSrc],
+      imgSrc: ["'self'", "data:", ...imgSrc],
       fontSrc: ["'self'"],
       connectSrc: ["'self'", ...connectSrc],
+      // Without extras these stay unset and fall back to default-src 'self' (worker-src to script-src).
+      ...(frameSrc.length ? { frameSrc: ["'self'", ...frameSrc] } : {}),
+      ...(workerSrc.length ? { workerSrc } : {}),
       objectSrc: ["'none'"],
       baseUri: ["'none'"],
       frameAncestors: ["'none'"],

@@ -1,20 +1,41 @@
-// Loads the session named by the __Host- cookie (if any) into c.var.session / c.var.user, and
+// Loads the session named by the __Host- cookie (if any) into c.var.session / c.var.user (with
+// AUTH_PROVIDER=clerk: the session behind Clerk's __session token instead), and
 // the helpers that set and clear that cookie. Guards that require a session live in guards.ts.
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import type { HonoEnv } from "../context.ts";
-import { resolveSession, SESSION_COOKIE } from "../auth/sessions.ts";
+import { idleDeadline, resolveSession, SESSION_COOKIE } from "../auth/sessions.ts";
+import { CLERK_SESSION_COOKIE, clerkSession } from "../auth/clerk.ts";
+import { requestMeta } from "./request-context.ts";
 import type { Db } from "../platform/db.ts";
 
 export function sessionLoader(deps: { db: Db; config: Config }): MiddlewareHandler<HonoEnv> {
   return async function sessionLoader(c, next) {
+    if (deps.config.auth.provider === "clerk") {
+      // Clerk's frontend keeps its short-lived session token in __session; clerkSession maps it to
+      // our own session row, so everything after this sees the same c.var.session and c.var.user.
+      const clerkToken = getCookie(c, CLERK_SESSION_COOKIE);
+      if (clerkToken) {
+        const result = await clerkSession(deps, clerkToken, requestMeta(c));
+        if ("refused" in result) {
+          c.set("clerkRefusal", result.refused); // the sign-in page explains it (auth/clerk-routes.tsx)
+          if (result.refused === "invalid" && result.reason !== "token-expired") c.get("log")?.warn({ reason: result.reason }, "clerk session token refused");
+        } else {
+          c.set("session", result.session);
+          c.set("user", result.user);
+          c.set("idleDeadline", idleDeadline(result.session, deps.config.session));
+        }
+      }
+      return next();
+    }
     const token = getCookie(c, SESSION_COOKIE, "host");
     if (token) {
       const resolved = await resolveSession(deps.db, token, deps.config.session);
       if (resolved) {
         c.set("session", resolved.session);
         c.set("user", resolved.user);
+        c.set("idleDeadline", idleDeadline(resolved.session, deps.config.session));
       } else {
         clearSessionCookie(c); // expired or revoked: drop it so the browser stops sending it
       }

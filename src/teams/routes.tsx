@@ -116,7 +116,7 @@ export function teamRoutes(deps: TeamDeps) {
     try {
       const practiceId = await acceptAsUser(deps, token, { id: user.id, email: user.email }, requestMeta(c));
       const fresh = await switchPractice(deps, c.get("session")!, practiceId, requestMeta(c));
-      setSessionCookie(c, fresh, deps.config);
+      if (fresh) setSessionCookie(c, fresh, deps.config);
     } catch (error) {
       if (error instanceof TeamError) return acceptPage(c, token, { status: STATUS[error.code], message: error.message });
       throw error;
@@ -142,7 +142,8 @@ export function teamRoutes(deps: TeamDeps) {
     const practiceId = String((await c.req.parseBody()).practiceId ?? "");
     if (!UUID.test(practiceId)) return c.notFound();
     try {
-      setSessionCookie(c, await switchPractice(deps, c.get("session")!, practiceId, requestMeta(c)), deps.config);
+      const fresh = await switchPractice(deps, c.get("session")!, practiceId, requestMeta(c));
+      if (fresh) setSessionCookie(c, fresh, deps.config);
     } catch (error) {
       if (error instanceof TeamError) return c.notFound();
       throw error;

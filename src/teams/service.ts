@@ -186,13 +186,22 @@ export async function resetMemberMfa(deps: TeamDeps, actor: TeamActor, targetUse
   });
 }
 
-/** Moves the session to another practice the user belongs to, with a new token. */
-export async function switchPractice(deps: TeamDeps, session: Session, practiceId: string, request: RequestMeta): Promise<string> {
+/**
+ * Moves the session to another practice the user belongs to. With local sessions the token
+ * rotates (returned, to set as the cookie); with Clerk the cookie is Clerk's, so the same session
+ * row just changes practice (null: no cookie to set).
+ */
+export async function switchPractice(deps: TeamDeps, session: Session, practiceId: string, request: RequestMeta): Promise<string | null> {
   return withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId }, async (tx) => {
     const membership = await findActiveMembership(tx, practiceId, session.user_id);
     if (!membership) throw new TeamError("not_found", "You are not a member of that practice.");
-    await revokeSession(tx, session.id, "switched_practice");
-    const { token } = await createSession(tx, { userId: session.user_id, practiceId, mfaVerified: Boolean(session.mfa_verified_at), request }, deps.config.session);
+    let token: string | null = null;
+    if (deps.config.auth.provider === "clerk") {
+      await tx.updateTable("sessions").set({ practice_id: practiceId }).where("id", "=", session.id).execute();
+    } else {
+      await revokeSession(tx, session.id, "switched_practice");
+      token = (await createSession(tx, { userId: session.user_id, practiceId, mfaVerified: Boolean(session.mfa_verified_at), request }, deps.config.session)).token;
+    }
     await recordAudit(tx, { practiceId, actor: { type: "user", id: session.user_id, role: membership.role }, action: "practice.switched", target: { type: "practice", id: practiceId }, request });
     return token;
   });

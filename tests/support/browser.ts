@@ -18,12 +18,12 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** The real app on a real loopback socket, for a real browser. */
-export async function serveTestApp(): Promise<TestApp & { origin: string; stop(): Promise<void> }> {
+export async function serveTestApp(env: Record<string, string> = {}): Promise<TestApp & { origin: string; stop(): Promise<void> }> {
   const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
   const port = probe.port;
   await probe.stop(true);
   const origin = `http://localhost:${port}`;
-  const t = await createTestApp({ env: { APP_ORIGIN: origin, PORT: String(port) } });
+  const t = await createTestApp({ env: { APP_ORIGIN: origin, PORT: String(port), ...env } });
   const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: t.app.fetch });
   return {
     ...t,
