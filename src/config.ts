@@ -209,6 +209,13 @@ export function loadDevSettings(env: Record<string, string | undefined> = proces
   };
 }
 
+/** The app's public origin for links printed by maintenance scripts; absent means "use the dev app". */
+export function loadScriptAppOrigin(env: Record<string, string | undefined> = process.env): string | undefined {
+  const parsed = z.url({ protocol: /^https?$/ }).optional().safeParse(env.APP_ORIGIN || undefined);
+  if (!parsed.success) throw new ConfigError([`APP_ORIGIN: ${parsed.error.issues[0]?.message ?? "invalid"}`]);
+  return parsed.data?.replace(/\/$/, "");
+}
+
 /** The owner connection for maintenance scripts (migrate, audit:verify, bench); absent means "use the dev database". */
 export function loadOwnerDatabaseUrl(env: Record<string, string | undefined> = process.env): string | undefined {
   const parsed = z.url({ protocol: /^postgres(ql)?$/ }).optional().safeParse(env.DATABASE_OWNER_URL || undefined);

@@ -1,20 +1,23 @@
 // Every route the app registers, with the answer each kind of visitor must get. The list of
 // routes comes from the app itself, so a new route without a row here fails this test.
 // Visitors: anonymous; "password" (signed in, second factor not yet passed, not enrolled); an admin,
-// a staff member and an auditor of one practice; and the admin of another practice. The platform
-// operator column comes with the operator console.
+// a staff member and an auditor of one practice; the admin of another practice; and a platform
+// operator (no practice at all).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { withContext } from "../src/platform/db.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
-import { makePerson, type Person, sessionToken } from "./support/people.ts";
+import { makeOperator, makePerson, type Person, sessionToken } from "./support/people.ts";
 
-type Visitor = "anonymous" | "password" | "admin" | "staff" | "auditor" | "otherAdmin";
+type Visitor = "anonymous" | "password" | "admin" | "staff" | "auditor" | "otherAdmin" | "operator";
 type Row = { method?: "GET" | "POST"; path: string | (() => string); body?: Record<string, string>; expect: Record<Visitor, number> };
-const all = (status: number): Record<Visitor, number> => ({ anonymous: status, password: status, admin: status, staff: status, auditor: status, otherAdmin: status });
+const all = (status: number): Record<Visitor, number> => ({ anonymous: status, password: status, admin: status, staff: status, auditor: status, otherAdmin: status, operator: status });
 /** Pages behind two-step sign-in: anonymous and password-only visitors are sent to sign in. */
 const members = (statuses: Omit<Record<Visitor, number>, "anonymous" | "password">): Record<Visitor, number> => ({ anonymous: 303, password: 303, ...statuses });
-// Admin-only team routes: another practice's admin reaches the service, which finds no such member.
-const teamAdmin = (admin: number, otherAdmin: number) => members({ admin, staff: 403, auditor: 403, otherAdmin });
+/** The same answer for every fully signed-in visitor, operators included. */
+const signedIn = (status: number) => members({ admin: status, staff: status, auditor: status, otherAdmin: status, operator: status });
+// Admin-only team routes: another practice's admin reaches the service, which finds no such member;
+// operators belong to no practice and are refused.
+const teamAdmin = (admin: number, otherAdmin: number) => members({ admin, staff: 403, auditor: 403, otherAdmin, operator: 403 });
 const ZERO_ID = "00000000-0000-0000-0000-000000000000";
 
 // Targets inside the admin's practice, one per state-changing row so rows cannot affect each other.
@@ -42,10 +45,10 @@ const MATRIX: Record<string, Row> = {
   "POST /mfa/setup": { method: "POST", path: "/mfa/setup", body: { code: "000000" }, expect: { ...all(303), password: 422 } },
   "GET /mfa/verify": { path: "/mfa/verify", expect: all(303) },
   "POST /mfa/verify": { method: "POST", path: "/mfa/verify", body: { code: "000000" }, expect: { ...all(303), password: 422 } },
-  "GET /app": { path: "/app", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
-  "GET /account/sessions": { path: "/account/sessions", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
-  "POST /session/extend": { method: "POST", path: "/session/extend", body: {}, expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200 }) },
-  "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${ZERO_ID}/revoke`, body: {}, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
+  "GET /app": { path: "/app", expect: signedIn(200) },
+  "GET /account/sessions": { path: "/account/sessions", expect: signedIn(200) },
+  "POST /session/extend": { method: "POST", path: "/session/extend", body: {}, expect: signedIn(200) },
+  "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${ZERO_ID}/revoke`, body: {}, expect: signedIn(404) },
   "GET /team": { path: "/team", expect: teamAdmin(200, 200) },
   "POST /team/invitations": { method: "POST", path: "/team/invitations", body: { email: "not-an-email", role: "staff" }, expect: teamAdmin(422, 422) },
   "POST /team/invitations/:id/revoke": { method: "POST", path: () => `/team/invitations/${target.invitation}/revoke`, body: {}, expect: teamAdmin(303, 404) },
@@ -53,9 +56,9 @@ const MATRIX: Record<string, Row> = {
   "POST /team/members/:userId/remove": { method: "POST", path: () => `/team/members/${target.remove}/remove`, body: {}, expect: teamAdmin(303, 404) },
   "POST /team/members/:userId/reset-mfa": { method: "POST", path: () => `/team/members/${target.mfa}/reset-mfa`, body: {}, expect: teamAdmin(303, 404) },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
-  "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
+  "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },
-  "POST /practice/switch": { method: "POST", path: "/practice/switch", body: { practiceId: ZERO_ID }, expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404 }) },
+  "POST /practice/switch": { method: "POST", path: "/practice/switch", body: { practiceId: ZERO_ID }, expect: signedIn(404) },
   // Development only (a production app does not mount it: tests/mail.test.ts).
   "GET /dev/mail": { path: "/dev/mail", expect: all(200) },
   "GET /dev/mail/:id": { path: "/dev/mail/2026-01-01T00-00-00.000Z-abcdef", expect: all(404) },
@@ -83,6 +86,7 @@ beforeAll(async () => {
     staff: await makePerson(t, { practiceId: main, role: "staff" }),
     auditor: await makePerson(t, { practiceId: main, role: "auditor" }),
     otherAdmin: await makePerson(t),
+    operator: await makeOperator(t),
   };
   for (const key of ["role", "remove", "mfa"] as const) target[key] = (await makePerson(t, { practiceId: main, role: "staff" })).userId;
   target.invitation = await withContext(t.db, { actor: "test", practiceId: main }, async (tx) =>

@@ -24,6 +24,7 @@ export const AUDIT_ACTIONS = {
   "team.member_removed": "An admin removed a member; the member's sessions in this practice ended. Target: the user. Details: role.",
   "mfa.reset_by_admin": "An admin reset a member's two-step sign-in; the member's sessions ended and they enrol again at next sign-in. Target: the user.",
   "practice.switched": "A user switched their session to another practice they belong to (chain of the new practice); a local session token rotates, a Clerk-backed session keeps its row. Target: the practice.",
+  "operator.created": "`bun run operator:create` made a platform operator (platform chain, actor system:operator-create). Target: the user. Details: new_account.",
   "auth.signout_all": "A user signed out everywhere, ending all their sessions. Details: sessions (count).",
 } as const satisfies Record<string, string>;
 

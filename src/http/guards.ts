@@ -55,15 +55,15 @@ export function requirePermission(deps: { db: Db }, permission: Permission): Mid
         )
       : undefined;
     if (!membership || !can(membership.role, permission)) {
-      if (session.practice_id) {
-        await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
-          recordAudit(tx, {
-            practiceId: session.practice_id, actor: { type: "user", id: session.user_id, role: membership?.role ?? null },
-            action: "access.denied", outcome: "denied", target: { type: "route", id: `${c.req.method} ${c.req.routePath}` },
-            details: { permission, role: membership?.role ?? "none" }, request: requestMeta(c),
-          }),
-        );
-      }
+      // In the practice's chain when the session has one; otherwise (operators, people without a
+      // practice) in the platform chain.
+      await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
+        recordAudit(tx, {
+          practiceId: session.practice_id, actor: { type: "user", id: session.user_id, role: membership?.role ?? null },
+          action: "access.denied", outcome: "denied", target: { type: "route", id: `${c.req.method} ${c.req.routePath}` },
+          details: { permission, role: membership?.role ?? "none" }, request: requestMeta(c),
+        }),
+      );
       return respondWithError(c, 403, "Your role in this practice does not allow this. Ask a practice administrator if you need it.");
     }
     c.set("membership", { practiceId: membership.practice_id, role: membership.role });

@@ -118,7 +118,14 @@ export interface InvitationsTable {
   created_at: Timestamp;
 }
 
+export interface PlatformOperatorsTable {
+  user_id: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  platform_operators: PlatformOperatorsTable;
   invitations: InvitationsTable;
   practices: PracticesTable;
   audit_events: AuditEventsTable;

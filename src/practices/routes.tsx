@@ -5,6 +5,8 @@ import { requireMfa } from "../http/guards.ts";
 import { render } from "../http/render.tsx";
 import { listActiveMemberships } from "../auth/repo.ts";
 import { can } from "../auth/permissions.ts";
+import { isOperator } from "../auth/operators.ts";
+import { OperatorHomePage } from "../../views/operators/home.tsx";
 import { type Db, withContext } from "../platform/db.ts";
 import { PracticeHomePage } from "../../views/practices/home.tsx";
 
@@ -13,7 +15,11 @@ export function practiceRoutes(deps: { db: Db }) {
   app.get("/app", requireMfa(), async (c) => {
     const session = c.get("session")!;
     const user = c.get("user")!;
-    const memberships = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) => listActiveMemberships(tx, user.id));
+    const { memberships, operator } = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, async (tx) => ({
+      memberships: await listActiveMemberships(tx, user.id),
+      operator: await isOperator(tx, user.id),
+    }));
+    if (operator) return render(c, { title: "Platform operator", page: <OperatorHomePage userName={user.full_name} /> });
     const current = memberships.find((m) => m.practiceId === session.practice_id) ?? null;
     return render(c, {
       title: current?.practiceName ?? "Your practices",
