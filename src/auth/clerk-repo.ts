@@ -28,27 +28,3 @@ export function findSessionRowByTokenHash(tx: Tx, tokenHash: string): Promise<Se
   return tx.selectFrom("sessions").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst();
 }
 
-/**
- * Inserts the session row for a Clerk session unless one exists (two first requests may race):
- * returns the new row, or undefined when another request inserted it first.
- */
-export function insertSessionIfAbsent(
-  tx: Tx,
-  session: { tokenHash: string; userId: string; practiceId: string | null; ip: string; userAgent: string; expiresAt: Date },
-): Promise<Session | undefined> {
-  return tx
-    .insertInto("sessions")
-    .values({
-      token_hash: session.tokenHash,
-      user_id: session.userId,
-      practice_id: session.practiceId,
-      ip: session.ip.slice(0, 64),
-      user_agent: session.userAgent.slice(0, 512),
-      expires_at: session.expiresAt,
-      // Only tokens that carry a second factor ever open a session (see clerk.ts).
-      mfa_verified_at: sql`now()`,
-    })
-    .onConflict((oc) => oc.column("token_hash").doNothing())
-    .returningAll()
-    .executeTakeFirst();
-}

@@ -31,8 +31,8 @@ import { recordAudit } from "../audit/record.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { User } from "../platform/schema.ts";
-import { findUserByEmail, findUserById, listActiveMemberships, revokeSession, touchSession } from "./repo.ts";
-import { findSessionRowByTokenHash, findUserByClerkId, insertSessionIfAbsent, linkClerkUser } from "./clerk-repo.ts";
+import { findUserByEmail, findUserById, insertSessionIfAbsent, listActiveMemberships, revokeSession, touchSession } from "./repo.ts";
+import { findSessionRowByTokenHash, findUserByClerkId, linkClerkUser } from "./clerk-repo.ts";
 import { idleDeadline, type ResolvedSession } from "./sessions.ts";
 
 export type ClerkSettings = NonNullable<Config["auth"]["clerk"]>;
@@ -273,6 +273,7 @@ async function startSession(deps: ClerkDeps, token: VerifiedClerkToken, tokenHas
     const practiceId = memberships[0]?.practiceId ?? null;
     const inserted = await insertSessionIfAbsent(tx, {
       tokenHash, userId: user.id, practiceId, ip: request.ip, userAgent: request.userAgent,
+      mfaVerified: true, // only tokens that carry a second factor ever reach this point
       // Clerk's token lasts a minute and is refreshed by its frontend; OUR row carries the
       // session's end: SESSION_ABSOLUTE_HOURS from now, and SESSION_IDLE_MINUTES without requests.
       expiresAt: new Date(Date.now() + deps.config.session.absoluteHours * 3_600_000),

@@ -55,23 +55,27 @@ export function listActiveMemberships(tx: Tx, userId: string) {
     .execute();
 }
 
-export async function insertSession(
-  tx: Tx,
-  session: { tokenHash: string; userId: string; practiceId: string | null; ip: string; userAgent: string; expiresAt: Date; mfaVerified: boolean },
-): Promise<Session> {
-  return tx
-    .insertInto("sessions")
-    .values({
-      token_hash: session.tokenHash,
-      user_id: session.userId,
-      practice_id: session.practiceId,
-      ip: session.ip.slice(0, 64),
-      user_agent: session.userAgent.slice(0, 512),
-      expires_at: session.expiresAt,
-      mfa_verified_at: session.mfaVerified ? sql`now()` : null,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+type NewSession = { tokenHash: string; userId: string; practiceId: string | null; ip: string; userAgent: string; expiresAt: Date; mfaVerified: boolean };
+
+function insertSessionQuery(tx: Tx, session: NewSession) {
+  return tx.insertInto("sessions").values({
+    token_hash: session.tokenHash,
+    user_id: session.userId,
+    practice_id: session.practiceId,
+    ip: session.ip.slice(0, 64),
+    user_agent: session.userAgent.slice(0, 512),
+    expires_at: session.expiresAt,
+    mfa_verified_at: session.mfaVerified ? sql`now()` : null,
+  });
+}
+
+export function insertSession(tx: Tx, session: NewSession): Promise<Session> {
+  return insertSessionQuery(tx, session).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Inserts unless a session with that token hash exists (two first requests may race): the new row, or undefined. */
+export function insertSessionIfAbsent(tx: Tx, session: NewSession): Promise<Session | undefined> {
+  return insertSessionQuery(tx, session).onConflict((oc) => oc.column("token_hash").doNothing()).returningAll().executeTakeFirst();
 }
 
 export function findSessionByTokenHash(tx: Tx, tokenHash: string): Promise<Session | undefined> {
