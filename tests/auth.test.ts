@@ -5,6 +5,7 @@ import { sql } from "kysely";
 import { Secret, TOTP } from "otpauth";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { hashPassword } from "../src/auth/password.ts";
+import { accountKey } from "../src/auth/throttle.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { Client } from "./support/browserless.ts";
 
@@ -371,5 +372,88 @@ describe("the sessions page", () => {
       .select("s.id").where("u.email", "=", bEmail).where("s.revoked_at", "is", null).executeTakeFirstOrThrow();
     expect((await a.post(`/account/sessions/${bId}/revoke`, {})).status).toBe(404);
     expect((await b.get("/app")).status).toBe(200);
+  });
+});
+
+describe("throttling under pressure", () => {
+  test("parallel wrong passwords: at most five are checked, the rest are refused as locked", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const answers = await Promise.all(Array.from({ length: 15 }, (_, i) => new Client(t, `198.18.0.${i + 1}`).post("/login", { email, password: "wrong guess number x" })));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+  });
+
+  test("parallel wrong second-factor codes: at most five are checked", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    await signInWithMfa(new Client(t), email);
+    const client = new Client(t);
+    await client.post("/login", { email, password: PASSWORD });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => client.post("/mfa/verify", { code: String(100000 + i) })));
+    expect(answers.filter((r) => r.status === 422).length).toBeLessThanOrEqual(5);
+    expect(answers.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(15);
+    const user = await t.ownerDb.selectFrom("users").select("id").where("email", "=", email).executeTakeFirstOrThrow();
+    const locked = await t.ownerDb.selectFrom("audit_events").select("details").where("action", "=", "mfa.verify.failed").where("target_id", "=", user.id).execute();
+    expect(locked.filter((e) => e.details.reason === "locked").length).toBeGreaterThanOrEqual(15);
+  });
+
+  test("one address guessing across many accounts is stopped after twenty attempts", async () => {
+    const ip = "198.19.7.7";
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push((await new Client(t, ip).post("/login", { email: `nobody${i}.${crypto.randomUUID().slice(0, 6)}@clinic.example`, password: "wrong guess" })).status);
+    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    expect(statuses[20]).toBe(429);
+  });
+
+  test("each lock after the first is longer, and a correct password in between clears the count", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const attempt = (password: string) => new Client(t, `198.20.${Math.floor(Math.random() * 250)}.1`).post("/login", { email, password });
+    for (let i = 0; i < 5; i++) expect((await attempt("wrong guess again")).status).toBe(401);
+    const lockOf = async () => {
+      const row = await t.ownerDb.selectFrom("auth_throttle").select(sql<number>`extract(epoch FROM locked_until - now())::int`.as("seconds")).where("key", "=", accountKey(email)).executeTakeFirstOrThrow();
+      return row.seconds;
+    };
+    const first = await lockOf();
+    expect(first).toBeGreaterThan(50);
+    expect(first).toBeLessThanOrEqual(60);
+    // The lock runs out; the next wrong password is checked once more and locks for longer.
+    await t.ownerDb.updateTable("auth_throttle").set({ locked_until: sql`now() - interval '1 second'` }).where("key", "=", accountKey(email)).execute();
+    expect((await attempt("wrong guess again")).status).toBe(401);
+    expect(await lockOf()).toBeGreaterThan(first);
+    // After that lock too, the right password gets in and the count starts over.
+    await t.ownerDb.updateTable("auth_throttle").set({ locked_until: sql`now() - interval '1 second'` }).where("key", "=", accountKey(email)).execute();
+    expect((await attempt(PASSWORD)).status).toBe(303);
+    expect(await t.ownerDb.selectFrom("auth_throttle").select("key").where("key", "=", accountKey(email)).execute()).toEqual([]);
+  });
+});
+
+describe("session lifetime", () => {
+  test("a session ends at its absolute limit however active it is", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    await signInWithMfa(client, email);
+    expect((await client.get("/app")).status).toBe(200);
+    await t.ownerDb.updateTable("sessions").set({ expires_at: sql`now() - interval '1 second'` })
+      .where("user_id", "=", t.ownerDb.selectFrom("users").select("id").where("email", "=", email)).where("revoked_at", "is", null).execute();
+    expect((await client.get("/app")).status).toBe(303);
+    const ended = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select("s.revoked_reason").where("u.email", "=", email).where("s.revoked_reason", "=", "expired").execute();
+    expect(ended).toHaveLength(1);
+  });
+
+  test("the defaults are 15 idle minutes and 12 hours", () => {
+    expect(t.config.session).toEqual({ idleMinutes: 15, absoluteHours: 12 });
+  });
+
+  test("rotating the token (second factor passed) never extends the session's absolute end", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    await client.post("/login", { email, password: PASSWORD });
+    const first = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select(["s.id", "s.expires_at"]).where("u.email", "=", email).executeTakeFirstOrThrow();
+    const setup = await client.get("/mfa/setup");
+    const { totp } = codeFromSetupPage(await setup.text());
+    await client.post("/mfa/setup", { code: totp.generate() });
+    const rotated = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select(["s.id", "s.expires_at"]).where("u.email", "=", email).where("s.revoked_at", "is", null).executeTakeFirstOrThrow();
+    expect(rotated.id).not.toBe(first.id);
+    expect(rotated.expires_at.getTime()).toBe(first.expires_at.getTime());
   });
 });

@@ -12,7 +12,7 @@ import type { Session, User } from "../platform/schema.ts";
 import { revokeSession } from "./repo.ts";
 import type { AuthDeps } from "./service.ts";
 import { createSession } from "./sessions.ts";
-import { ACCOUNT_LIMIT, clearFailures, lockedUntil, recordFailure } from "./throttle.ts";
+import { claimAttempt, clearFailures, MFA_LIMIT, mfaKey } from "./throttle.ts";
 
 const ISSUER = "PatientLetterHub";
 const RECOVERY_CODES = 10;
@@ -65,36 +65,45 @@ function acceptedStep(deps: AuthDeps, user: User, code: string): number | null {
 /** Replaces the session with a fresh token that has passed MFA (old token dies). */
 async function rotateToVerified(tx: Tx, deps: AuthDeps, session: Session, request: RequestMeta) {
   await revokeSession(tx, session.id, "rotated");
-  return createSession(tx, { userId: session.user_id, practiceId: session.practice_id, mfaVerified: true, request }, deps.config.session);
+  // The new token keeps the session's absolute end: rotating must never extend a session.
+  return createSession(tx, { userId: session.user_id, practiceId: session.practice_id, mfaVerified: true, request, expiresAt: new Date(session.expires_at) }, deps.config.session);
 }
 
 export type MfaResult = { ok: true; token: string; recoveryCodes?: string[] } | { ok: false; reason: "invalid" | "locked" };
 
-async function refuse(deps: AuthDeps, user: User, session: Session, action: "mfa.enrol.failed" | "mfa.verify.failed", request: RequestMeta) {
-  await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
-    await recordFailure(tx, `mfa:${user.id}`, ACCOUNT_LIMIT);
-    await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action, outcome: "denied", target: { type: "user", id: user.id }, request });
-  });
+/** Audits a refused code (the attempt itself was already counted by claim()). */
+async function refuse(deps: AuthDeps, user: User, session: Session, action: "mfa.enrol.failed" | "mfa.verify.failed", reason: "invalid" | "locked", request: RequestMeta) {
+  await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, (tx) =>
+    recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action, outcome: "denied", target: { type: "user", id: user.id }, details: { reason }, request }),
+  );
 }
 
-async function locked(deps: AuthDeps, user: User): Promise<boolean> {
-  return Boolean(await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) => lockedUntil(tx, [`mfa:${user.id}`])));
+/** Counts this code attempt before it is checked (parallel guesses cannot pass the limit). */
+async function claim(deps: AuthDeps, user: User): Promise<boolean> {
+  const result = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) => claimAttempt(tx, mfaKey(user.id), MFA_LIMIT));
+  return result.allowed;
 }
 
 export async function confirmEnrolment(deps: AuthDeps, user: User, session: Session, code: string, request: RequestMeta): Promise<MfaResult> {
   if (user.totp_enabled_at) return { ok: false, reason: "invalid" };
-  if (await locked(deps, user)) return { ok: false, reason: "locked" };
+  if (!(await claim(deps, user))) {
+    await refuse(deps, user, session, "mfa.enrol.failed", "locked", request);
+    return { ok: false, reason: "locked" };
+  }
   const step = acceptedStep(deps, user, code.replace(/\s/g, ""));
   if (step === null) {
-    await refuse(deps, user, session, "mfa.enrol.failed", request);
+    await refuse(deps, user, session, "mfa.enrol.failed", "invalid", request);
     return { ok: false, reason: "invalid" };
   }
   const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
   return withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
-    await tx.updateTable("users").set({ totp_enabled_at: sql`now()`, totp_last_step: String(step), updated_at: sql`now()` }).where("id", "=", user.id).execute();
+    // Only one of two concurrent confirmations may enable MFA and issue recovery codes.
+    const enabled = await tx.updateTable("users").set({ totp_enabled_at: sql`now()`, totp_last_step: String(step), updated_at: sql`now()` })
+      .where("id", "=", user.id).where("totp_enabled_at", "is", null).executeTakeFirst();
+    if (enabled.numUpdatedRows !== 1n) return { ok: false, reason: "invalid" } as const;
     await tx.deleteFrom("user_recovery_codes").where("user_id", "=", user.id).execute();
     await tx.insertInto("user_recovery_codes").values(recoveryCodes.map((c) => ({ user_id: user.id, code_hash: sha256Hex(c) }))).execute();
-    await clearFailures(tx, `mfa:${user.id}`);
+    await clearFailures(tx, mfaKey(user.id));
     const { token } = await rotateToVerified(tx, deps, session, request);
     await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action: "mfa.enrolled", target: { type: "user", id: user.id }, details: { recovery_codes: RECOVERY_CODES }, request });
     return { ok: true, token, recoveryCodes };
@@ -104,7 +113,10 @@ export async function confirmEnrolment(deps: AuthDeps, user: User, session: Sess
 /** Accepts a current TOTP code or an unused recovery code. */
 export async function verifySecondFactor(deps: AuthDeps, user: User, session: Session, input: string, request: RequestMeta): Promise<MfaResult> {
   if (!user.totp_enabled_at) return { ok: false, reason: "invalid" };
-  if (await locked(deps, user)) return { ok: false, reason: "locked" };
+  if (!(await claim(deps, user))) {
+    await refuse(deps, user, session, "mfa.verify.failed", "locked", request);
+    return { ok: false, reason: "locked" };
+  }
   const code = input.replace(/\s/g, "");
   const step = acceptedStep(deps, user, code);
   const result = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
@@ -120,13 +132,13 @@ export async function verifySecondFactor(deps: AuthDeps, user: User, session: Se
       if (used.numUpdatedRows === 1n) method = "recovery_code";
     }
     if (!method) return null;
-    await clearFailures(tx, `mfa:${user.id}`);
+    await clearFailures(tx, mfaKey(user.id));
     const { token } = await rotateToVerified(tx, deps, session, request);
     await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action: "mfa.verified", target: { type: "user", id: user.id }, details: { method }, request });
     return token;
   });
   if (!result) {
-    await refuse(deps, user, session, "mfa.verify.failed", request);
+    await refuse(deps, user, session, "mfa.verify.failed", "invalid", request);
     return { ok: false, reason: "invalid" };
   }
   return { ok: true, token: result };

@@ -15,7 +15,7 @@ import {
   listActiveMemberships, markEmailVerified, revokeSession, revokeUserSessions, setPasswordHash,
 } from "./repo.ts";
 import { createSession } from "./sessions.ts";
-import { ACCOUNT_LIMIT, accountKey, clearFailures, IP_LIMIT, ipKey, lockedUntil, recordFailure } from "./throttle.ts";
+import { ACCOUNT_LIMIT, accountKey, claimAttempt, clearFailures, IP_LIMIT, ipKey, releaseAttempt } from "./throttle.ts";
 import { existingAccountEmail, verificationEmail } from "./emails.ts";
 
 export type AuthDeps = { db: Db; config: Config; mailer: Mailer };
@@ -83,46 +83,48 @@ export async function signIn(deps: AuthDeps, input: { email: string; password: s
   const keys = { account: accountKey(email), ip: ipKey(request.ip) };
   const platform = { actor: "anonymous" } as const;
 
-  const { user, until } = await withContext(deps.db, platform, async (tx) => ({
-    until: await lockedUntil(tx, [keys.account, keys.ip]),
+  // Count the attempt first (both keys, atomically): parallel guesses cannot slip past the limit.
+  const { user, claims } = await withContext(deps.db, platform, async (tx) => ({
+    claims: [await claimAttempt(tx, keys.account, ACCOUNT_LIMIT), await claimAttempt(tx, keys.ip, IP_LIMIT)],
     user: await findUserByEmail(tx, email),
   }));
-  const refuse = async (reason: "bad_credentials" | "locked" | "email_unverified" | "deactivated", countFailure: boolean) =>
-    withContext(deps.db, platform, async (tx) => {
-      if (countFailure) {
-        await recordFailure(tx, keys.account, ACCOUNT_LIMIT);
-        await recordFailure(tx, keys.ip, IP_LIMIT);
-      }
-      await recordAudit(tx, {
+  const refuse = (reason: "bad_credentials" | "locked" | "email_unverified" | "deactivated") =>
+    withContext(deps.db, platform, (tx) =>
+      recordAudit(tx, {
         practiceId: null, actor: { type: "anonymous" }, action: "auth.signin.failed", outcome: "denied",
         target: user ? { type: "user", id: user.id } : undefined, details: { reason }, request,
-      });
-    });
+      }),
+    );
 
-  if (until) {
-    await refuse("locked", false);
-    return { kind: "locked", until };
+  const locks = claims.flatMap((claim) => (claim.allowed ? [] : [claim.until]));
+  if (locks.length) {
+    await refuse("locked");
+    return { kind: "locked", until: new Date(Math.max(...locks.map((d) => new Date(d).getTime()))) };
   }
   // Always run argon2, so a missing account takes as long as a wrong password.
   const passwordOk = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), input.password);
   if (!user || !user.password_hash || !passwordOk) {
-    await refuse("bad_credentials", true);
+    await refuse("bad_credentials");
     return { kind: "refused" };
   }
   if (user.status !== "active") {
-    await refuse("deactivated", true);
+    await refuse("deactivated");
     return { kind: "refused" };
   }
+  const forgive = (tx: Parameters<typeof clearFailures>[0]) => Promise.all([clearFailures(tx, keys.account), releaseAttempt(tx, keys.ip)]);
   if (!user.email_verified_at) {
-    await refuse("email_unverified", false);
-    const link = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) => issueVerification(deps, tx, user.id));
+    await refuse("email_unverified");
+    const link = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, async (tx) => {
+      await forgive(tx);
+      return issueVerification(deps, tx, user.id);
+    });
     await deps.mailer.send(verificationEmail(user.email, link));
     return { kind: "unverified" };
   }
 
   const rehash = needsRehash(user.password_hash) ? await hashPassword(input.password) : null;
   return withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, async (tx) => {
-    await clearFailures(tx, keys.account);
+    await forgive(tx);
     if (rehash) await setPasswordHash(tx, user.id, rehash);
     const memberships = await listActiveMemberships(tx, user.id);
     const practiceId = memberships[0]?.practiceId ?? null;

@@ -20,7 +20,7 @@ export function idleDeadline(session: Pick<Session, "last_seen_at">, settings: S
 /** Creates a session inside the caller's transaction (whose context names the user). */
 export async function createSession(
   tx: Tx,
-  input: { userId: string; practiceId: string | null; mfaVerified: boolean; request: RequestMeta },
+  input: { userId: string; practiceId: string | null; mfaVerified: boolean; request: RequestMeta; expiresAt?: Date },
   settings: SessionSettings,
 ): Promise<{ token: string; session: Session }> {
   const token = randomToken(32);
@@ -31,7 +31,8 @@ export async function createSession(
     ip: input.request.ip,
     userAgent: input.request.userAgent,
     mfaVerified: input.mfaVerified,
-    expiresAt: new Date(Date.now() + settings.absoluteHours * 3_600_000),
+    // A rotated token (MFA passed, practice switched) keeps the original absolute end.
+    expiresAt: input.expiresAt ?? new Date(Date.now() + settings.absoluteHours * 3_600_000),
   });
   return { token, session };
 }

@@ -200,7 +200,7 @@ export async function switchPractice(deps: TeamDeps, session: Session, practiceI
       await tx.updateTable("sessions").set({ practice_id: practiceId }).where("id", "=", session.id).execute();
     } else {
       await revokeSession(tx, session.id, "switched_practice");
-      token = (await createSession(tx, { userId: session.user_id, practiceId, mfaVerified: Boolean(session.mfa_verified_at), request }, deps.config.session)).token;
+      token = (await createSession(tx, { userId: session.user_id, practiceId, mfaVerified: Boolean(session.mfa_verified_at), request, expiresAt: new Date(session.expires_at) }, deps.config.session)).token;
     }
     await recordAudit(tx, { practiceId, actor: { type: "user", id: session.user_id, role: membership.role }, action: "practice.switched", target: { type: "practice", id: practiceId }, request });
     return token;
