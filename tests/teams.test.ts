@@ -7,6 +7,7 @@ import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { can, ROLE_PERMISSIONS } from "../src/auth/permissions.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { Client } from "./support/browserless.ts";
+import { makeOperator, sessionToken } from "./support/people.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -227,5 +228,50 @@ describe("several practices", () => {
     expect(await (await b.client.get("/app")).text()).toContain("<h1 id=\"home-title\">Beta Clinic</h1>");
     // A practice the user does not belong to is not found.
     expect((await b.client.post("/practice/switch", { practiceId: crypto.randomUUID() })).status).toBe(404);
+  });
+});
+
+describe("one practice cannot reach into another", () => {
+  async function memberOfTwo() {
+    const a = await newAdmin("Alpha Clinic");
+    const b = await newAdmin("Beta Clinic");
+    await a.client.post("/team/invitations", { email: b.address, role: "staff" });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(b.address))!.text)![1]!;
+    expect((await b.client.post("/invitations/accept", { token })).status).toBe(303);
+    const user = await t.ownerDb.selectFrom("users").select("id").where("email", "=", b.address).executeTakeFirstOrThrow();
+    const beta = await t.ownerDb.selectFrom("memberships").select("practice_id").where("user_id", "=", user.id).where("role", "=", "admin").executeTakeFirstOrThrow();
+    return { a, b, userId: user.id, betaId: beta.practice_id };
+  }
+
+  test("an admin cannot reset the second factor of someone who also belongs to another practice", async () => {
+    const { a, userId } = await memberOfTwo();
+    const res = await a.client.post(`/team/members/${userId}/reset-mfa`, {});
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain("also belongs to other practices");
+    const user = await t.ownerDb.selectFrom("users").select("totp_enabled_at").where("id", "=", userId).executeTakeFirstOrThrow();
+    expect(user.totp_enabled_at).toBeInstanceOf(Date);
+  });
+
+  test("a role change ends the member's sessions in this practice only", async () => {
+    const { a, userId, betaId } = await memberOfTwo();
+    const inBeta = new Client(t);
+    inBeta.cookies.set("__Host-plh_session", await sessionToken(t, { userId, practiceId: betaId, mfa: true }));
+    expect((await inBeta.get("/team")).status).toBe(200); // admin in Beta
+    expect((await a.client.post(`/team/members/${userId}/role`, { role: "auditor" })).status).toBe(303);
+    expect((await inBeta.get("/team")).status).toBe(200);
+  });
+});
+
+describe("operators stay out of practices", () => {
+  test("an operator's address cannot be invited, and the database refuses an operator membership", async () => {
+    const admin = await newAdmin();
+    const operator = await makeOperator(t);
+    const res = await admin.client.post("/team/invitations", { email: `${operator.userId}@operators.example`, role: "admin" });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("platform operator");
+    const member = await t.ownerDb.selectFrom("memberships").select("practice_id").limit(1).executeTakeFirstOrThrow();
+    await expect(
+      t.ownerDb.insertInto("memberships").values({ practice_id: member.practice_id, user_id: operator.userId, role: "admin" }).execute(),
+    ).rejects.toThrow(/platform operators cannot be practice members/);
   });
 });

@@ -19,7 +19,7 @@ import {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const day = (d: Date | null) => (d ? new Date(d).toISOString().slice(0, 10) : null);
 const STATUS: Record<TeamError["code"], number> = {
-  not_allowed: 403, last_admin: 409, already_member: 409, not_found: 404, wrong_account: 403, account_exists: 409,
+  not_allowed: 403, last_admin: 409, already_member: 409, not_found: 404, wrong_account: 403, account_exists: 409, other_practices: 409,
 };
 
 export function teamRoutes(deps: TeamDeps) {

@@ -14,6 +14,7 @@ import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { Mailer } from "../platform/mail.ts";
 import type { Role, Session } from "../platform/schema.ts";
 import { findPractice } from "../practices/repo.ts";
+import { isOperator } from "../auth/operators.ts";
 import { invitationEmail } from "./emails.ts";
 import { findMembership, findOpenInvitation, insertInvitation, lockAdminCount } from "./repo.ts";
 import { sql } from "kysely";
@@ -25,7 +26,7 @@ export type TeamActor = { userId: string; practiceId: string };
 export const INVITATION_DAYS = 7;
 
 export class TeamError extends Error {
-  constructor(readonly code: "not_allowed" | "last_admin" | "already_member" | "not_found" | "wrong_account" | "account_exists", message: string) {
+  constructor(readonly code: "not_allowed" | "last_admin" | "already_member" | "not_found" | "wrong_account" | "account_exists" | "other_practices", message: string) {
     super(message);
   }
 }
@@ -37,6 +38,14 @@ async function asTeamAdmin<T>(deps: TeamDeps, actor: TeamActor, fn: (tx: Tx) => 
     if (!can(me?.role, "team.manage")) throw new TeamError("not_allowed", "Only practice administrators manage the team.");
     return fn(tx);
   });
+}
+
+/** How many practices the user belongs to (read as that user: memberships are private to a practice). */
+async function countMembershipsOf(tx: Tx, actor: TeamActor, userId: string): Promise<number> {
+  await setContext(tx, { userId });
+  const rows = await tx.selectFrom("memberships").select("practice_id").where("user_id", "=", userId).execute();
+  await setContext(tx, { userId: actor.userId });
+  return rows.length;
 }
 
 async function endSessionsOf(tx: Tx, actor: TeamActor, userId: string, reason: string, onlyThisPractice: boolean): Promise<number> {
@@ -61,6 +70,9 @@ export async function invite(
     const existing = await findUserByEmail(tx, input.email);
     if (existing && (await findMembership(tx, actor.practiceId, existing.id))) {
       throw new TeamError("already_member", "This person is already a member of the practice.");
+    }
+    if (existing && (await isOperator(tx, existing.id))) {
+      throw new TeamError("not_allowed", "That address belongs to a platform operator account, which cannot join a practice.");
     }
     const { id } = await insertInvitation(tx, {
       practiceId: actor.practiceId, email: input.email, role: input.role, endsAt: input.role === "auditor" ? input.endsAt : null,
@@ -101,6 +113,7 @@ export async function describeInvitation(deps: TeamDeps, token: string): Promise
 async function join(tx: Tx, invitation: NonNullable<Awaited<ReturnType<typeof findOpenInvitation>>>, userId: string, request: RequestMeta) {
   await setContext(tx, { practiceId: invitation.practiceId, userId });
   if (await findMembership(tx, invitation.practiceId, userId)) throw new TeamError("already_member", "You are already a member of this practice.");
+  if (await isOperator(tx, userId)) throw new TeamError("not_allowed", "Platform operator accounts cannot join a practice.");
   await insertMembership(tx, { practiceId: invitation.practiceId, userId, role: invitation.role });
   if (invitation.endsAt) await tx.updateTable("memberships").set({ ends_at: invitation.endsAt }).where("practice_id", "=", invitation.practiceId).where("user_id", "=", userId).execute();
   await tx.updateTable("invitations").set({ accepted_at: sql`now()`, accepted_by: userId }).where("id", "=", invitation.id).execute();
@@ -150,8 +163,9 @@ export async function changeRole(
     const endsAt = input.role === "auditor" ? input.endsAt : null;
     await tx.updateTable("memberships").set({ role: input.role, ends_at: endsAt, updated_at: sql`now()` })
       .where("practice_id", "=", actor.practiceId).where("user_id", "=", targetUserId).execute();
-    // Sessions carry what the role allowed at sign-in: end them so the next one starts fresh.
-    if (target.role !== input.role) await endSessionsOf(tx, actor, targetUserId, "role_changed", false);
+    // Sessions in this practice carry the old role: end them so the next one starts fresh. The
+    // member's sessions in other practices are none of this practice's business.
+    if (target.role !== input.role) await endSessionsOf(tx, actor, targetUserId, "role_changed", true);
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: { type: "user", id: actor.userId, role: "admin" }, action: "team.role_changed",
       target: { type: "user", id: targetUserId }, details: { from: target.role, to: input.role }, request,
@@ -179,6 +193,11 @@ export async function removeMember(deps: TeamDeps, actor: TeamActor, targetUserI
 export async function resetMemberMfa(deps: TeamDeps, actor: TeamActor, targetUserId: string, request: RequestMeta): Promise<void> {
   await asTeamAdmin(deps, actor, async (tx) => {
     if (!(await findMembership(tx, actor.practiceId, targetUserId))) throw new TeamError("not_found", "That person is not a member of this practice.");
+    // Their second factor also guards the other practices they belong to: only a reset that
+    // affects this practice alone is this admin's to make.
+    if ((await countMembershipsOf(tx, actor, targetUserId)) > 1) {
+      throw new TeamError("other_practices", "This person also belongs to other practices, so their two-step sign-in cannot be reset from here. They can reset it themselves with a recovery code, or ask platform support.");
+    }
     await tx.updateTable("users").set({ totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: sql`now()` }).where("id", "=", targetUserId).execute();
     await tx.deleteFrom("user_recovery_codes").where("user_id", "=", targetUserId).execute();
     await endSessionsOf(tx, actor, targetUserId, "mfa_reset", false);
