@@ -4,12 +4,13 @@
 // a staff member and an auditor of one practice; the admin of another practice; and a platform
 // operator (no practice at all).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sha256Hex } from "../src/platform/crypto.ts";
 import { withContext } from "../src/platform/db.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { makeOperator, makePerson, type Person, sessionToken } from "./support/people.ts";
 
 type Visitor = "anonymous" | "password" | "admin" | "staff" | "auditor" | "otherAdmin" | "operator";
-type Row = { method?: "GET" | "POST"; path: string | (() => string); body?: Record<string, string>; expect: Record<Visitor, number> };
+type Row = { method?: "GET" | "POST"; path: string | ((visitor: Visitor) => string); body?: Record<string, string>; expect: Record<Visitor, number> };
 const all = (status: number): Record<Visitor, number> => ({ anonymous: status, password: status, admin: status, staff: status, auditor: status, otherAdmin: status, operator: status });
 /** Pages behind two-step sign-in: anonymous and password-only visitors are sent to sign in. */
 const members = (statuses: Omit<Record<Visitor, number>, "anonymous" | "password">): Record<Visitor, number> => ({ anonymous: 303, password: 303, ...statuses });
@@ -20,8 +21,11 @@ const signedIn = (status: number) => members({ admin: status, staff: status, aud
 const teamAdmin = (admin: number, otherAdmin: number) => members({ admin, staff: 403, auditor: 403, otherAdmin, operator: 403 });
 const ZERO_ID = "00000000-0000-0000-0000-000000000000";
 
-// Targets inside the admin's practice, one per state-changing row so rows cannot affect each other.
-const target: Record<"role" | "remove" | "mfa", string> & { invitation: string } = { role: "", remove: "", mfa: "", invitation: "" };
+// Targets inside the admin's practice, one per state-changing row AND per visitor, so one visitor's
+// change (the admin removing a member) cannot decide another visitor's answer (another practice's
+// admin must get 404 for a member who is still there).
+type Targets = { role: string; remove: string; mfa: string; invitation: string };
+const targets = {} as Record<Visitor, Targets>;
 
 // "METHOD /registered/path" → a concrete request and the expected status per visitor.
 const MATRIX: Record<string, Row> = {
@@ -51,10 +55,10 @@ const MATRIX: Record<string, Row> = {
   "POST /account/sessions/:id/revoke": { method: "POST", path: `/account/sessions/${ZERO_ID}/revoke`, body: {}, expect: signedIn(404) },
   "GET /team": { path: "/team", expect: teamAdmin(200, 200) },
   "POST /team/invitations": { method: "POST", path: "/team/invitations", body: { email: "not-an-email", role: "staff" }, expect: teamAdmin(422, 422) },
-  "POST /team/invitations/:id/revoke": { method: "POST", path: () => `/team/invitations/${target.invitation}/revoke`, body: {}, expect: teamAdmin(303, 404) },
-  "POST /team/members/:userId/role": { method: "POST", path: () => `/team/members/${target.role}/role`, body: { role: "auditor" }, expect: teamAdmin(303, 404) },
-  "POST /team/members/:userId/remove": { method: "POST", path: () => `/team/members/${target.remove}/remove`, body: {}, expect: teamAdmin(303, 404) },
-  "POST /team/members/:userId/reset-mfa": { method: "POST", path: () => `/team/members/${target.mfa}/reset-mfa`, body: {}, expect: teamAdmin(303, 404) },
+  "POST /team/invitations/:id/revoke": { method: "POST", path: (v) => `/team/invitations/${targets[v].invitation}/revoke`, body: {}, expect: teamAdmin(303, 404) },
+  "POST /team/members/:userId/role": { method: "POST", path: (v) => `/team/members/${targets[v].role}/role`, body: { role: "auditor" }, expect: teamAdmin(303, 404) },
+  "POST /team/members/:userId/remove": { method: "POST", path: (v) => `/team/members/${targets[v].remove}/remove`, body: {}, expect: teamAdmin(303, 404) },
+  "POST /team/members/:userId/reset-mfa": { method: "POST", path: (v) => `/team/members/${targets[v].mfa}/reset-mfa`, body: {}, expect: teamAdmin(303, 404) },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },
@@ -88,13 +92,18 @@ beforeAll(async () => {
     otherAdmin: await makePerson(t),
     operator: await makeOperator(t),
   };
-  for (const key of ["role", "remove", "mfa"] as const) target[key] = (await makePerson(t, { practiceId: main, role: "staff" })).userId;
-  target.invitation = await withContext(t.db, { actor: "test", practiceId: main }, async (tx) =>
-    (await tx.insertInto("invitations").values({
-      practice_id: main, email: "pending@matrix.example", role: "staff", token_hash: "a".repeat(64),
-      invited_by: people.admin.userId, expires_at: new Date(Date.now() + 86_400_000),
-    }).returning("id").executeTakeFirstOrThrow()).id,
-  );
+  for (const visitor of ["anonymous", "password", "admin", "staff", "auditor", "otherAdmin", "operator"] as const) {
+    const member = async () => (await makePerson(t, { practiceId: main, role: "staff" })).userId;
+    targets[visitor] = {
+      role: await member(), remove: await member(), mfa: await member(),
+      invitation: await withContext(t.db, { actor: "test", practiceId: main }, async (tx) =>
+        (await tx.insertInto("invitations").values({
+          practice_id: main, email: `pending.${visitor.toLowerCase()}@matrix.example`, role: "staff", token_hash: sha256Hex(`${visitor}-invitation`),
+          invited_by: admin.userId, expires_at: new Date(Date.now() + 86_400_000),
+        }).returning("id").executeTakeFirstOrThrow()).id,
+      ),
+    };
+  }
 });
 afterAll(() => t.close());
 
@@ -113,7 +122,7 @@ describe("each route answers each visitor as the matrix says", () => {
       test(`${route} as ${visitor} → ${status}`, async () => {
         const cookie = await cookieFor(visitor);
         const method = row.method ?? "GET";
-        const path = typeof row.path === "function" ? row.path() : row.path;
+        const path = typeof row.path === "function" ? row.path(visitor) : row.path;
         const res = await t.app.request(`${TEST_ORIGIN}${path}`, {
           method,
           headers: {

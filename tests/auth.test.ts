@@ -244,6 +244,25 @@ describe("two-step sign-in", () => {
 });
 
 describe("sessions", () => {
+  test("sign-out ends this session only, clears the cookie and is audited", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const a = new Client(t);
+    const { recoveryPage } = await signInWithMfa(a, email);
+    const b = new Client(t);
+    await b.post("/login", { email, password: PASSWORD });
+    await b.post("/mfa/verify", { code: /<code>([a-z0-9-]{14})<\/code>/.exec(recoveryPage)![1]! });
+    const token = a.cookies.get("__Host-plh_session")!;
+    const out = await a.post("/logout", {});
+    expect(out.status).toBe(303);
+    expect(out.headers.getSetCookie().some((c) => c.startsWith("__Host-plh_session=;"))).toBe(true);
+    const replay = new Client(t);
+    replay.cookies.set("__Host-plh_session", token);
+    expect((await replay.get("/app")).status).toBe(303);
+    expect((await b.get("/app")).status).toBe(200);
+    const user = await t.ownerDb.selectFrom("users").select("id").where("email", "=", email).executeTakeFirstOrThrow();
+    expect(await t.ownerDb.selectFrom("audit_events").select("id").where("action", "=", "auth.signout").where("actor_id", "=", user.id).execute()).toHaveLength(1);
+  });
+
   test("sign-out ends the session and sign-out everywhere ends the others too", async () => {
     const email = await signUpAndVerify(new Client(t));
     const a = new Client(t);
@@ -328,6 +347,18 @@ describe("password reset", () => {
     expect((await new Client(t).post("/password/reset", { token, password: "yet another passphrase", confirm: "yet another passphrase" })).status).toBe(400);
     expect((await latestMailTo(email))!.subject).toBe("Your PatientLetterHub password was changed");
     expect((await events("auth.password.reset")).at(-1)!.details).toEqual({ sessions: 1 });
+  });
+
+  test("using one reset link also retires every older one", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    await new Client(t).post("/password/forgot", { email });
+    const older = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    await Bun.sleep(5); // a later file name, so "latest" is the second mail
+    await new Client(t).post("/password/forgot", { email });
+    const newer = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    expect(newer).not.toBe(older);
+    expect((await new Client(t).post("/password/reset", { token: newer, password: "a brand new passphrase", confirm: "a brand new passphrase" })).status).toBe(200);
+    expect((await new Client(t).post("/password/reset", { token: older, password: "an attacker passphrase", confirm: "an attacker passphrase" })).status).toBe(400);
   });
 
   test("an expired link does nothing", async () => {

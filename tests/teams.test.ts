@@ -166,7 +166,25 @@ describe("roles", () => {
     expect((await admin.client.post(`/team/members/${staff.userId}/role`, { role: "auditor" })).status).toBe(303);
     expect((await staff.client.get("/app")).status).toBe(303);
     const event = await t.ownerDb.selectFrom("audit_events").select("details").where("action", "=", "team.role_changed").where("target_id", "=", staff.userId).executeTakeFirstOrThrow();
-    expect(event.details).toEqual({ from: "staff", to: "auditor" });
+    expect(event.details).toEqual({ from: "staff", to: "auditor", ends_at_from: null, ends_at_to: null });
+  });
+
+  test("resubmitting an auditor's role keeps the end date the form shows", async () => {
+    const admin = await newAdmin();
+    const auditor = await addMember(admin.client, "auditor", { endsAt: "2099-12-31" });
+    const page = await (await admin.client.get("/team")).text();
+    expect(page).toContain('value="2099-12-31"');
+    expect((await admin.client.post(`/team/members/${auditor.userId}/role`, { role: "auditor", endsAt: "2099-12-31" })).status).toBe(303);
+    const m = await t.ownerDb.selectFrom("memberships").select("ends_at").where("user_id", "=", auditor.userId).executeTakeFirstOrThrow();
+    expect(m.ends_at!.toISOString()).toBe("2099-12-31T00:00:00.000Z");
+  });
+
+  test("accepting an invitation with a new account is audited as a sign-up", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    const signup = await t.ownerDb.selectFrom("audit_events").select(["details", "practice_id"]).where("action", "=", "auth.signup").where("target_id", "=", staff.userId).execute();
+    expect(signup).toHaveLength(1);
+    expect(Object.keys(signup[0]!.details)).toEqual(["invitation"]);
   });
 
   test("an auditor's membership lapses at its end date", async () => {

@@ -59,6 +59,45 @@ describe("row-level security", () => {
     }
   });
 
+  // Policies that grant rows by something other than the tenant, each for a stated reason. Any
+  // other policy on a practice table must compare practice_id (or id) with app_current_practice()
+  // in both USING and WITH CHECK: a policy such as USING (true) fails here.
+  const NOT_BY_TENANT: Record<string, string> = {
+    "audit_events.audit_events_platform": "platform events: practice_id IS NULL, outside any tenant",
+    "memberships.memberships_own_read": "a user reads their own memberships (SELECT only)",
+    "practices.practices_member_read": "a member reads the names of their practices (SELECT only)",
+    "sessions.sessions_owner": "sessions belong to a user, found by user or by token hash",
+    "invitations.invitations_link_holder": "the invitee holds only the link's token hash",
+  };
+
+  test("every other policy on a practice table ties rows to the tenant in USING and WITH CHECK", async () => {
+    const { rows } = await sql<{ table: string; policy: string; cmd: string; qual: string | null; check: string | null }>`
+      SELECT p.tablename AS table, p.policyname AS policy, p.cmd, p.qual, p.with_check AS check
+      FROM pg_policies p
+      WHERE p.schemaname = 'public' AND (p.tablename = 'practices' OR EXISTS (
+        SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name = p.tablename AND c.column_name = 'practice_id'))
+      ORDER BY 1, 2`.execute(t.ownerDb);
+    const tenantPolicies = new Set<string>();
+    for (const row of rows) {
+      const name = `${row.table}.${row.policy}`;
+      if (name in NOT_BY_TENANT) {
+        if (row.cmd === "SELECT") expect(row.check).toBeNull();
+        continue;
+      }
+      const column = row.table === "practices" ? "id" : "practice_id";
+      const tied = new RegExp(`\\(?${column} = app_current_practice\\(\\)\\)?`);
+      expect({ name, qual: tied.test(row.qual ?? "") }).toEqual({ name, qual: true });
+      expect({ name, check: tied.test(row.check ?? "") }).toEqual({ name, check: true });
+      tenantPolicies.add(row.table);
+    }
+    // Every practice table has at least one tenant policy, except sessions: there practice_id is the
+    // session's active practice, not its owner (a practice admin must not see members' sessions).
+    const owned = [...new Set(rows.map((r) => r.table))].filter((table) => table !== "sessions");
+    expect([...tenantPolicies].sort()).toEqual(owned.sort());
+    // The allow-list names only real policies.
+    for (const name of Object.keys(NOT_BY_TENANT)) expect(rows.map((r) => `${r.table}.${r.policy}`)).toContain(name);
+  });
+
   test("a practice sees only itself", async () => {
     const seen = await withTenant(t.db, { practiceId: a, actor: "test" }, (tx) => tx.selectFrom("practices").select("id").execute());
     expect(seen.map((p) => p.id)).toEqual([a]);

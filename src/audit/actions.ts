@@ -2,7 +2,7 @@
 // Later features add their actions here, and recordAudit() accepts nothing else.
 export const AUDIT_ACTIONS = {
   "practice.created": "A practice (tenant) was created. Details: none.",
-  "auth.signup": "A person signed up, creating a user, a practice and their admin membership (practice chain). Details: none.",
+  "auth.signup": "A person signed up: with a new practice (and its admin membership), or by accepting an invitation (practice chain). Details: invitation (when invited).",
   "auth.signup.existing_email": "Sign-up was attempted with an email that already has an account; the owner was emailed (platform chain). Target: that user.",
   "auth.email.verified": "A user confirmed their email address through the emailed link (platform chain). Target: the user.",
   "auth.signin.succeeded": "Email and password were accepted, or (AUTH_PROVIDER=clerk) the first request of a Clerk session carrying a second factor; a new session started (practice chain of the active practice, else platform). Target: the user. Details: mfa_required (local) or provider = clerk.",
@@ -20,7 +20,7 @@ export const AUDIT_ACTIONS = {
   "team.invited": "An admin invited someone by email. Target: the invitation. Details: role, ends_at (auditors).",
   "team.invitation_revoked": "An admin withdrew a pending invitation. Target: the invitation.",
   "team.joined": "An invited person accepted and became a member. Target: the user. Details: role, invitation.",
-  "team.role_changed": "An admin changed a member's role; the member's sessions ended so the next one carries the new role. Target: the user. Details: from, to.",
+  "team.role_changed": "An admin changed a member's role or auditor end date; the member's sessions in this practice ended so the next one carries the change. Target: the user. Details: from, to, ends_at_from, ends_at_to.",
   "team.member_removed": "An admin removed a member; the member's sessions in this practice ended. Target: the user. Details: role.",
   "mfa.reset_by_admin": "An admin reset a member's two-step sign-in; the member's sessions ended and they enrol again at next sign-in. Target: the user.",
   "practice.switched": "A user switched their session to another practice they belong to (chain of the new practice); a local session token rotates, a Clerk-backed session keeps its row. Target: the practice.",

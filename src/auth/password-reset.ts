@@ -1,6 +1,7 @@
 // Password reset by email: a single-use link valid for 30 minutes. Using it sets the new password
 // and ends every session of the account. Asking for a link answers the same whether or not the
 // email has an account.
+import { sql } from "kysely";
 import type { RequestMeta } from "../context.ts";
 import { recordAudit } from "../audit/record.ts";
 import { randomToken, sha256Hex } from "../platform/crypto.ts";
@@ -43,6 +44,8 @@ export async function resetPassword(deps: AuthDeps, token: string, newPassword: 
     await setContext(tx, { userId }); // the token named the user: their sessions become visible
     const user = await tx.selectFrom("users").select(["id", "email"]).where("id", "=", userId).executeTakeFirstOrThrow();
     await setPasswordHash(tx, userId, passwordHash);
+    // Any other reset link still in an inbox dies with this one.
+    await tx.updateTable("email_tokens").set({ used_at: sql`now()` }).where("user_id", "=", userId).where("purpose", "=", "reset_password").where("used_at", "is", null).execute();
     const ended = await revokeUserSessions(tx, userId, "password_reset");
     await clearFailures(tx, accountKey(user.email));
     await recordAudit(tx, { practiceId: null, actor: { type: "user", id: userId }, action: "auth.password.reset", target: { type: "user", id: userId }, details: { sessions: ended }, request });

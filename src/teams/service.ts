@@ -147,6 +147,10 @@ export async function acceptWithNewAccount(deps: TeamDeps, token: string, input:
     await insertUser(tx, { id: userId, email: invitation.email, fullName: input.fullName, passwordHash });
     await tx.updateTable("users").set({ email_verified_at: sql`now()` }).where("id", "=", userId).execute();
     await join(tx, invitation, userId, request);
+    await recordAudit(tx, {
+      practiceId: invitation.practiceId, actor: { type: "user", id: userId, role: invitation.role }, action: "auth.signup",
+      target: { type: "user", id: userId }, details: { invitation: invitation.id }, request,
+    });
   });
 }
 
@@ -168,7 +172,9 @@ export async function changeRole(
     if (target.role !== input.role) await endSessionsOf(tx, actor, targetUserId, "role_changed", true);
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: { type: "user", id: actor.userId, role: "admin" }, action: "team.role_changed",
-      target: { type: "user", id: targetUserId }, details: { from: target.role, to: input.role }, request,
+      target: { type: "user", id: targetUserId },
+      details: { from: target.role, to: input.role, ends_at_from: target.ends_at ? new Date(target.ends_at).toISOString() : null, ends_at_to: endsAt?.toISOString() ?? null },
+      request,
     });
   });
 }

@@ -48,7 +48,7 @@ export function TeamPage(props: TeamPageProps) {
               <td>
                 <form method="post" action={`/team/members/${m.userId}/role`} class="inline-form">
                   <RoleSelect id={`role-${m.userId}`} selected={m.role} label={`Role for ${m.fullName}`} />
-                  <Field name="endsAt" label="Access ends (auditors, optional)" type="date" required={false} />
+                  <Field name="endsAt" label="Access ends (auditors, optional)" type="date" value={m.endsAt ?? undefined} required={false} />
                   <button type="submit" class="button button-secondary">Change role</button>
                 </form>
                 {m.isMe ? null : (
