@@ -294,6 +294,17 @@ describe("sessions", () => {
     expect(revoked.length).toBe(1);
   });
 
+  test("signing in again in the same browser ends the session the cookie named", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const client = new Client(t);
+    await client.post("/login", { email, password: PASSWORD });
+    const first = client.cookies.get("__Host-plh_session")!;
+    expect((await client.post("/login", { email, password: PASSWORD })).status).toBe(303);
+    expect(client.cookies.get("__Host-plh_session")).not.toBe(first);
+    const live = await t.ownerDb.selectFrom("sessions as s").innerJoin("users as u", "u.id", "s.user_id").select("s.id").where("u.email", "=", email).where("s.revoked_at", "is", null).execute();
+    expect(live).toHaveLength(1);
+  });
+
   test("deactivating a user ends every session at its next use", async () => {
     const email = await signUpAndVerify(new Client(t));
     const client = new Client(t);

@@ -90,3 +90,26 @@ describe("operators in the app", () => {
     ]);
   });
 });
+
+describe("bun run user:deactivate", () => {
+  test("ends every session at once, blocks sign-in, and is audited with the session count", async () => {
+    const operator = await newOperator();
+    expect((await operator.client.get("/app")).status).toBe(200);
+    const proc = Bun.spawn([process.execPath, "scripts/user-deactivate.ts", "--email", operator.email, "--reason", "left the print shop"], {
+      cwd: `${import.meta.dir}/..`, env: { PATH: process.env.PATH ?? "", DATABASE_OWNER_URL: t.database.ownerUrl }, stdout: "pipe", stderr: "pipe",
+    });
+    expect(await proc.exited).toBe(0);
+    expect(await new Response(proc.stdout).text()).toContain("1 session(s) ended");
+    // Ended in the database already, before any further request.
+    const live = await t.ownerDb.selectFrom("sessions").select("id").where("user_id", "=", operator.userId).where("revoked_at", "is", null).execute();
+    expect(live).toEqual([]);
+    expect((await operator.client.get("/app")).status).toBe(303);
+    expect((await new Client(t).post("/login", { email: operator.email, password: PASSWORD })).status).toBe(401);
+    const event = await t.ownerDb.selectFrom("audit_events").selectAll().where("action", "=", "auth.user.deactivated").where("target_id", "=", operator.userId).executeTakeFirstOrThrow();
+    expect(event).toMatchObject({ practice_id: null, actor_id: "system:user-deactivate", details: { sessions: 1, reason: "left the print shop" } });
+    const again = Bun.spawn([process.execPath, "scripts/user-deactivate.ts", "--email", operator.email, "--reason", "again"], {
+      cwd: `${import.meta.dir}/..`, env: { PATH: process.env.PATH ?? "", DATABASE_OWNER_URL: t.database.ownerUrl }, stdout: "pipe", stderr: "pipe",
+    });
+    expect(await again.exited).toBe(1);
+  });
+});

@@ -293,3 +293,31 @@ describe("operators stay out of practices", () => {
     ).rejects.toThrow(/platform operators cannot be practice members/);
   });
 });
+
+describe("refused attempts are recorded as denied", () => {
+  const deniedBy = (userId: string) =>
+    t.ownerDb.selectFrom("audit_events").select(["action", "outcome", "details", "target_type"]).where("actor_id", "=", userId).where("outcome", "=", "denied").orderBy("occurred_at").orderBy("chain_seq").execute();
+
+  test("a refused team change, a foreign practice switch and ending someone else's session", async () => {
+    const admin = await newAdmin();
+    const me = await t.ownerDb.selectFrom("users").select("id").where("email", "=", admin.address).executeTakeFirstOrThrow();
+    expect((await admin.client.post(`/team/members/${me.id}/role`, { role: "staff" })).status).toBe(409);
+    expect((await admin.client.post("/practice/switch", { practiceId: crypto.randomUUID() })).status).toBe(404);
+    expect((await admin.client.post(`/account/sessions/${crypto.randomUUID()}/revoke`, {})).status).toBe(404);
+    const events = await deniedBy(me.id);
+    expect(events.map((e) => [e.action, e.details.reason, e.target_type])).toEqual([
+      ["team.change.denied", "last_admin", "route"],
+      ["access.denied", "not_a_member", "practice"],
+      ["access.denied", "not_own_session", "session"],
+    ]);
+  });
+
+  test("an unknown or used single-use link is recorded", async () => {
+    const before = await t.ownerDb.selectFrom("audit_events").select("id").where("action", "=", "auth.token.rejected").execute();
+    expect((await new Client(t).post("/password/reset", { token: "x".repeat(43), password: "a long enough password", confirm: "a long enough password" })).status).toBe(400);
+    expect((await new Client(t).post("/verify-email", { token: "y".repeat(43) })).status).toBe(400);
+    const after = await t.ownerDb.selectFrom("audit_events").select(["details", "outcome"]).where("action", "=", "auth.token.rejected").execute();
+    expect(after.length - before.length).toBe(2);
+    expect(after.slice(-2).map((e) => [e.outcome, e.details.purpose])).toEqual([["denied", "reset_password"], ["denied", "verify_email"]]);
+  });
+});

@@ -16,7 +16,9 @@ export const AUDIT_ACTIONS = {
   "auth.password.reset_requested": "Someone asked for a password reset link (platform chain). Target: the user when the email matched one; nothing is sent otherwise. Details: sent (boolean).",
   "auth.password.reset": "A password was changed through a reset link; every session of the user ended (platform chain). Target: the user. Details: sessions (count ended).",
   "auth.session.revoked": "A user ended one of their own sessions from the sessions page. Target: the session.",
-  "access.denied": "A signed-in member asked for something their role does not allow (outcome denied). Target: route (its pattern, never its values). Details: permission, role.",
+  "access.denied": "A signed-in person asked for something they may not have (outcome denied): a permission their role lacks, another user's session, a practice they do not belong to. Target: route (its pattern, never its values) or the resource. Details: permission and role, or reason.",
+  "team.change.denied": "A team change was refused (outcome denied): last admin, not a member, other practices, operator, wrong account, already a member, account exists. Target: the route. Details: reason.",
+  "auth.token.rejected": "A single-use link (email confirmation, password reset, invitation) was unknown, used or expired (outcome denied). Details: purpose.",
   "team.invited": "An admin invited someone by email. Target: the invitation. Details: role, ends_at (auditors).",
   "team.invitation_revoked": "An admin withdrew a pending invitation. Target: the invitation.",
   "team.joined": "An invited person accepted and became a member. Target: the user. Details: role, invitation.",
@@ -25,6 +27,7 @@ export const AUDIT_ACTIONS = {
   "mfa.reset_by_admin": "An admin reset a member's two-step sign-in; the member's sessions ended and they enrol again at next sign-in. Target: the user.",
   "practice.switched": "A user switched their session to another practice they belong to (chain of the new practice); a local session token rotates, a Clerk-backed session keeps its row. Target: the practice.",
   "operator.created": "`bun run operator:create` made a platform operator (platform chain, actor system:operator-create). Target: the user. Details: new_account.",
+  "auth.user.deactivated": "`bun run user:deactivate` deactivated an account; all its sessions ended (platform chain, actor system:user-deactivate). Target: the user. Details: sessions, reason (ops' short text, no PHI).",
   "auth.signout_all": "A user signed out everywhere, ending all their sessions. Details: sessions (count).",
 } as const satisfies Record<string, string>;
 

@@ -8,6 +8,7 @@ import { requestMeta } from "../http/request-context.ts";
 import { recordAudit } from "../audit/record.ts";
 import { type Db, withContext } from "../platform/db.ts";
 import { SessionsPage } from "../../views/auth/sessions.tsx";
+import { auditDenied } from "../http/audit-denied.ts";
 import { listLiveSessions, revokeOwnSession } from "./repo.ts";
 import { extendSession } from "./sessions.ts";
 import type { Config } from "../config.ts";
@@ -44,7 +45,10 @@ export function accountRoutes(deps: { db: Db; config: Config }) {
       await recordAudit(tx, { practiceId: me.practice_id, actor: { type: "user", id: me.user_id }, action: "auth.session.revoked", target: { type: "session", id }, request: requestMeta(c) });
       return true;
     });
-    if (!ended) return c.notFound();
+    if (!ended) {
+      await auditDenied(deps.db, c, { action: "access.denied", target: { type: "session", id }, details: { reason: "not_own_session" } });
+      return c.notFound();
+    }
     return c.redirect("/account/sessions", 303);
   });
   return app;

@@ -1,3 +1,6 @@
+// Platform-level account operations run by ops with the owner connection: making operators (the
+// print shop's people) and deactivating accounts.
+//
 // Platform operators: the print shop's people. A platform-level identity (a row in
 // platform_operators), never a practice membership, created only by `bun run operator:create`.
 // They sign in like everyone else, two-step sign-in included.
@@ -48,5 +51,29 @@ export async function createOperator(
       target: { type: "user", id: user.id }, details: { new_account: newAccount },
     });
     return { userId: user.id, setupLink: `${input.appOrigin}/password/reset?token=${token}`, newAccount };
+  });
+}
+
+/**
+ * Deactivates an account (platform operations, owner connection): it can no longer sign in, and
+ * every live session ends now, not at its next use. Memberships and the audit trail stay.
+ */
+export async function deactivateUser(owner: Kysely<Database>, input: { email: string; reason: string; by: string }): Promise<{ userId: string; sessions: number }> {
+  const email = input.email.trim().toLowerCase();
+  return owner.transaction().execute(async (tx) => {
+    const user = await tx.selectFrom("users").select(["id", "status"]).where("email", "=", email).executeTakeFirst();
+    if (!user) throw new OperatorError(`No account uses ${email}.`);
+    if (user.status === "deactivated") throw new OperatorError(`${email} is already deactivated.`);
+    await tx.updateTable("users").set({ status: "deactivated", updated_at: sql`now()` }).where("id", "=", user.id).execute();
+    // Sessions are private to their user under RLS: read and end them as that user.
+    await sql`SELECT set_config('app.user_id', ${user.id}, true)`.execute(tx);
+    const ended = await tx.updateTable("sessions").set({ revoked_at: sql`now()`, revoked_reason: "deactivated" })
+      .where("user_id", "=", user.id).where("revoked_at", "is", null).executeTakeFirst();
+    const sessions = Number(ended.numUpdatedRows);
+    await recordAudit(tx, {
+      practiceId: null, actor: { type: "system", id: `system:${input.by}` }, action: "auth.user.deactivated",
+      target: { type: "user", id: user.id }, details: { sessions, reason: input.reason.slice(0, 200) },
+    });
+    return { userId: user.id, sessions };
   });
 }

@@ -5,6 +5,7 @@ import type { HonoEnv } from "../context.ts";
 import { render } from "../http/render.tsx";
 import { requestMeta } from "../http/request-context.ts";
 import { clearSessionCookie, setSessionCookie } from "../http/session.ts";
+import { auditDenied } from "../http/audit-denied.ts";
 import { CheckEmailPage, SignUpPage, VerifyEmailPage, VerifyEmailResultPage } from "../../views/auth/signup.tsx";
 import { SignInPage } from "../../views/auth/login.tsx";
 import { ForgotPasswordPage, PasswordChangedPage, ResetLinkSentPage, ResetPasswordPage } from "../../views/auth/password.tsx";
@@ -34,6 +35,7 @@ export function authRoutes(deps: AuthDeps) {
   app.post("/verify-email", async (c) => {
     const body = await c.req.parseBody();
     const ok = await verifyEmail(deps, typeof body.token === "string" ? body.token : "", requestMeta(c));
+    if (!ok) await auditDenied(deps.db, c, { action: "auth.token.rejected", details: { purpose: "verify_email" } });
     return render(c, { title: ok ? "Email confirmed" : "Link not valid", status: ok ? 200 : 400, page: <VerifyEmailResultPage ok={ok} /> });
   });
 
@@ -48,9 +50,13 @@ export function authRoutes(deps: AuthDeps) {
     if (!form.ok) return render(c, { title: "Sign in", status: 422, page: <SignInPage values={values} errors={form.errors} /> });
     const result = await signIn(deps, form.data, requestMeta(c));
     switch (result.kind) {
-      case "signed-in":
+      case "signed-in": {
+        // Signing in again in the same browser replaces the session its cookie named.
+        const previous = c.get("session");
+        if (previous) await signOut(deps, previous, requestMeta(c));
         setSessionCookie(c, result.token, deps.config);
         return c.redirect(result.mfaEnrolled ? "/mfa/verify" : "/mfa/setup", 303);
+      }
       case "locked": {
         const minutes = Math.max(1, Math.ceil((result.until.getTime() - Date.now()) / 60_000));
         return render(c, { title: "Sign in", status: 429, page: <SignInPage values={values} message={`Too many attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`} /> });
@@ -77,6 +83,7 @@ export function authRoutes(deps: AuthDeps) {
     const form = parseForm(resetPasswordForm, body);
     if (!form.ok) return render(c, { title: "Choose a new password", status: 422, page: <ResetPasswordPage token={token} errors={form.errors} /> });
     const ok = await resetPassword(deps, form.data.token, form.data.password, requestMeta(c));
+    if (!ok) await auditDenied(deps.db, c, { action: "auth.token.rejected", details: { purpose: "reset_password" } });
     if (ok) clearSessionCookie(c);
     return render(c, { title: ok ? "Password changed" : "Link not valid", status: ok ? 200 : 400, page: <PasswordChangedPage ok={ok} /> });
   });

@@ -4,8 +4,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { HonoEnv } from "../context.ts";
 import { isFragmentRequest } from "./render.tsx";
 import { respondWithError } from "./errors.tsx";
-import { requestMeta } from "./request-context.ts";
-import { recordAudit } from "../audit/record.ts";
+import { auditDenied } from "./audit-denied.ts";
 import { can, type Permission } from "../auth/permissions.ts";
 import { findActiveMembership } from "../auth/repo.ts";
 import { type Db, withContext } from "../platform/db.ts";
@@ -55,15 +54,7 @@ export function requirePermission(deps: { db: Db }, permission: Permission): Mid
         )
       : undefined;
     if (!membership || !can(membership.role, permission)) {
-      // In the practice's chain when the session has one; otherwise (operators, people without a
-      // practice) in the platform chain.
-      await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
-        recordAudit(tx, {
-          practiceId: session.practice_id, actor: { type: "user", id: session.user_id, role: membership?.role ?? null },
-          action: "access.denied", outcome: "denied", target: { type: "route", id: `${c.req.method} ${c.req.routePath}` },
-          details: { permission, role: membership?.role ?? "none" }, request: requestMeta(c),
-        }),
-      );
+      await auditDenied(deps.db, c, { action: "access.denied", role: membership?.role ?? null, details: { permission, role: membership?.role ?? "none" } });
       return respondWithError(c, 403, "Your role in this practice does not allow this. Ask a practice administrator if you need it.");
     }
     c.set("membership", { practiceId: membership.practice_id, role: membership.role });

@@ -6,6 +6,7 @@ import { requireMfa, requirePermission } from "../http/guards.ts";
 import { render } from "../http/render.tsx";
 import { requestMeta } from "../http/request-context.ts";
 import { setSessionCookie } from "../http/session.ts";
+import { auditDenied } from "../http/audit-denied.ts";
 import { withContext } from "../platform/db.ts";
 import { AcceptInvitationPage } from "../../views/teams/accept.tsx";
 import { TeamPage } from "../../views/teams/team.tsx";
@@ -49,12 +50,21 @@ export function teamRoutes(deps: TeamDeps) {
     });
   }
 
+  /** A refused team change: audited as denied (its own transaction), then the reason for the person. */
+  async function refused(c: Context<HonoEnv>, error: TeamError) {
+    await auditDenied(deps.db, c, { action: "team.change.denied", details: { reason: error.code } });
+    return error;
+  }
+
   /** Runs a team change; a refused one re-renders the page with the reason and its status. */
   async function change(c: Context<HonoEnv>, fn: () => Promise<void>) {
     try {
       await fn();
     } catch (error) {
-      if (error instanceof TeamError) return teamPage(c, { status: STATUS[error.code], message: error.message });
+      if (error instanceof TeamError) {
+        await refused(c, error);
+        return teamPage(c, { status: STATUS[error.code], message: error.message });
+      }
       throw error;
     }
     return c.redirect("/team", 303);
@@ -118,7 +128,10 @@ export function teamRoutes(deps: TeamDeps) {
       const fresh = await switchPractice(deps, c.get("session")!, practiceId, requestMeta(c));
       if (fresh) setSessionCookie(c, fresh, deps.config);
     } catch (error) {
-      if (error instanceof TeamError) return acceptPage(c, token, { status: STATUS[error.code], message: error.message });
+      if (error instanceof TeamError) {
+        await refused(c, error);
+        return acceptPage(c, token, { status: STATUS[error.code], message: error.message });
+      }
       throw error;
     }
     return c.redirect("/app", 303);
@@ -132,7 +145,10 @@ export function teamRoutes(deps: TeamDeps) {
     try {
       await acceptWithNewAccount(deps, form.data.token, form.data, requestMeta(c));
     } catch (error) {
-      if (error instanceof TeamError) return acceptPage(c, token, { status: STATUS[error.code], message: error.message });
+      if (error instanceof TeamError) {
+        await refused(c, error);
+        return acceptPage(c, token, { status: STATUS[error.code], message: error.message });
+      }
       throw error;
     }
     return c.redirect("/login", 303);
@@ -145,7 +161,10 @@ export function teamRoutes(deps: TeamDeps) {
       const fresh = await switchPractice(deps, c.get("session")!, practiceId, requestMeta(c));
       if (fresh) setSessionCookie(c, fresh, deps.config);
     } catch (error) {
-      if (error instanceof TeamError) return c.notFound();
+      if (error instanceof TeamError) {
+        await auditDenied(deps.db, c, { action: "access.denied", target: { type: "practice", id: practiceId }, details: { reason: "not_a_member" } });
+        return c.notFound();
+      }
       throw error;
     }
     return c.redirect("/app", 303);
