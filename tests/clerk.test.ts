@@ -545,3 +545,55 @@ describe("clerk mode in the wider app", () => {
     expect((await get("/mfa/verify")).status).toBe(404);
   });
 });
+
+describe("invitations in clerk mode", () => {
+  async function invite(email: string, role: "staff" | "auditor" = "staff") {
+    const admin = await localUser();
+    const id = crypto.randomUUID();
+    await t.ownerDb.insertInto("invitations").values({
+      id, practice_id: admin.practiceId!, email, role, token_hash: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
+      invited_by: admin.id, expires_at: new Date(Date.now() + 86_400_000),
+    }).execute();
+    return { invitationId: id, practiceId: admin.practiceId! };
+  }
+
+  test("an invitee's first Clerk sign-in with the verified invited email creates the account and joins", async () => {
+    const email = `invitee${unique()}@clinic.example`;
+    const { invitationId, practiceId } = await invite(email, "auditor");
+    const clerkUserId = `user_${unique()}`;
+    const res = await get("/whoami", mint(claimsFor({ clerkUserId, email })));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ practiceId, mfa: true });
+    const user = await t.ownerDb.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirstOrThrow();
+    expect(user).toMatchObject({ clerk_user_id: clerkUserId, password_hash: null });
+    const membership = await t.ownerDb.selectFrom("memberships").select("role").where("user_id", "=", user.id).executeTakeFirstOrThrow();
+    expect(membership.role).toBe("auditor");
+    const invitation = await t.ownerDb.selectFrom("invitations").select(["accepted_by"]).where("id", "=", invitationId).executeTakeFirstOrThrow();
+    expect(invitation.accepted_by).toBe(user.id);
+    const events = await t.ownerDb.selectFrom("audit_events").select("action").where("target_id", "=", user.id).where("practice_id", "=", practiceId).orderBy("chain_seq").execute();
+    expect(events.map((e) => e.action)).toEqual(["team.joined", "auth.signup", "auth.signin.succeeded"]);
+  });
+
+  test("no invitation, an unverified email or no second factor: no account is created", async () => {
+    const email = `maybe${unique()}@clinic.example`;
+    expect((await get("/whoami", mint(claimsFor({ clerkUserId: `user_${unique()}`, email })))).status).toBe(303);
+    await invite(email);
+    expect((await get("/whoami", mint(claimsFor({ clerkUserId: `user_${unique()}`, email }, { email_verified: false })))).status).toBe(303);
+    expect((await get("/whoami", mint(claimsFor({ clerkUserId: `user_${unique()}`, email }, { fva: [2, -1] })))).status).toBe(303);
+    expect(await t.ownerDb.selectFrom("users").select("id").where("email", "=", email).execute()).toEqual([]);
+  });
+
+  test("the invitation page sends invitees to sign in, and the password form is gone", async () => {
+    const email = `page${unique()}@clinic.example`;
+    const admin = await localUser();
+    const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    await t.ownerDb.insertInto("invitations").values({
+      practice_id: admin.practiceId!, email, role: "staff", token_hash: new Bun.CryptoHasher("sha256").update(token).digest("hex"),
+      invited_by: admin.id, expires_at: new Date(Date.now() + 86_400_000),
+    }).execute();
+    const html = await (await get(`/invitations/accept?token=${token}`)).text();
+    expect(html).toContain(`Sign in as ${email}`);
+    expect(html).not.toContain('action="/invitations/accept/new-account"');
+    expect((await post("/invitations/accept/new-account")).status).toBe(404);
+  });
+});

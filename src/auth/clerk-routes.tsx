@@ -11,7 +11,8 @@ import { ClerkRefusedPage, ClerkSignInPage, clerkRefusalTitle } from "../../view
 import { clerkFrontend } from "./clerk.ts";
 
 /** Paths that only make sense with local accounts (POST /login too). */
-export const LOCAL_ONLY_PATHS = ["/signup", "/verify-email", "/password/forgot", "/password/reset", "/mfa/setup", "/mfa/verify"];
+// With Clerk, an invitee joins by signing in with the invited email, never with a local password.
+export const LOCAL_ONLY_PATHS = ["/signup", "/verify-email", "/password/forgot", "/password/reset", "/mfa/setup", "/mfa/verify", "/invitations/accept/new-account"];
 
 export function clerkRoutes(deps: { db: Db; config: Config }) {
   const settings = deps.config.auth.clerk;

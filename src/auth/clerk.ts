@@ -31,6 +31,7 @@ import { recordAudit } from "../audit/record.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { User } from "../platform/schema.ts";
+import { joinByVerifiedEmail } from "../teams/service.ts";
 import { findUserByEmail, findUserById, insertSessionIfAbsent, listActiveMemberships, revokeSession, touchSession } from "./repo.ts";
 import { findSessionRowByTokenHash, findUserByClerkId, linkClerkUser } from "./clerk-repo.ts";
 import { idleDeadline, type ResolvedSession } from "./sessions.ts";
@@ -224,6 +225,14 @@ async function startSession(deps: ClerkDeps, token: VerifiedClerkToken, tokenHas
     const byEmail = token.email ? await findUserByEmail(tx, token.email) : undefined;
     // Refusals here are recorded in this same transaction (platform chain).
     if (!byEmail) {
+      // No account yet: someone invited by this (verified) email joins now, with no local password.
+      const invitee = token.email && token.emailVerified && token.secondFactor
+        ? await withContext(deps.db, { actor: `clerk:${token.clerkUserId}`, inviteeEmail: token.email }, (inviteTx) =>
+            joinByVerifiedEmail(inviteTx, { email: token.email!, fullName: token.email!.split("@")[0]!, clerkUserId: token.clerkUserId }, request),
+          )
+        : null;
+      const joined = invitee ? await findUserById(tx, invitee) : undefined;
+      if (joined) return { kind: "user", user: joined, link: false };
       await auditRefusal(tx, "no_account", token, undefined, request);
       return { kind: "refused", reason: "no_account" };
     }

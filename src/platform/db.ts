@@ -48,6 +48,8 @@ export type DbContext = {
   sessionTokenHash?: string | null;
   /** Proof of holding an invitation link (finding and accepting that one invitation). */
   invitationTokenHash?: string | null;
+  /** A verified email from a Clerk session token: the invitations addressed to it. */
+  inviteeEmail?: string | null;
 };
 
 export async function withContext<T>(db: Db, context: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -56,7 +58,8 @@ export async function withContext<T>(db: Db, context: DbContext, fn: (tx: Tx) =>
                      set_config('app.practice_id', ${context.practiceId ?? ""}, true),
                      set_config('app.user_id', ${context.userId ?? ""}, true),
                      set_config('app.session_token_hash', ${context.sessionTokenHash ?? ""}, true),
-                     set_config('app.invitation_token_hash', ${context.invitationTokenHash ?? ""}, true)`.execute(tx);
+                     set_config('app.invitation_token_hash', ${context.invitationTokenHash ?? ""}, true),
+                     set_config('app.invitee_email', ${context.inviteeEmail ?? ""}, true)`.execute(tx);
     return fn(tx);
   });
 }

@@ -114,7 +114,7 @@ export function teamRoutes(deps: TeamDeps) {
     return render(c, {
       title: invitation ? `Join ${invitation.practiceName}` : "Invitation not valid",
       status: extra.status ?? (invitation ? 200 : 404),
-      page: <AcceptInvitationPage token={token} invitation={invitation && { ...invitation, endsAt: day(invitation.endsAt) }} signedInAs={signedInAs} {...extra} />,
+      page: <AcceptInvitationPage token={token} invitation={invitation && { ...invitation, endsAt: day(invitation.endsAt) }} signedInAs={signedInAs} provider={deps.config.auth.provider} {...extra} />,
     });
   }
 

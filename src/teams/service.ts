@@ -123,6 +123,32 @@ async function join(tx: Tx, invitation: NonNullable<Awaited<ReturnType<typeof fi
   });
 }
 
+/**
+ * Clerk mode: someone whose verified email has open invitations signs in for the first time. Creates
+ * their account and accepts every such invitation, in the caller's transaction (whose context must
+ * carry inviteeEmail). Returns the new user's id, or null when no invitation is open.
+ */
+export async function joinByVerifiedEmail(
+  tx: Tx, input: { email: string; fullName: string; clerkUserId: string }, request: RequestMeta,
+): Promise<string | null> {
+  const email = input.email.trim().toLowerCase();
+  const open = await tx.selectFrom("invitations").select(["id", "practice_id as practiceId", "email", "role", "ends_at as endsAt"])
+    .where("email", "=", email).where("accepted_at", "is", null).where("revoked_at", "is", null).where("expires_at", ">", sql<Date>`now()`)
+    .orderBy("created_at").execute();
+  if (open.length === 0) return null;
+  const userId = crypto.randomUUID();
+  await setContext(tx, { userId });
+  await tx.insertInto("users").values({ id: userId, email, full_name: input.fullName, password_hash: null, email_verified_at: sql`now()`, clerk_user_id: input.clerkUserId } as never).execute();
+  for (const invitation of open) {
+    await join(tx, invitation, userId, request);
+    await recordAudit(tx, {
+      practiceId: invitation.practiceId, actor: { type: "user", id: userId, role: invitation.role }, action: "auth.signup",
+      target: { type: "user", id: userId }, details: { invitation: invitation.id, provider: "clerk" }, request,
+    });
+  }
+  return userId;
+}
+
 /** A signed-in user accepts an invitation addressed to their own email. */
 export async function acceptAsUser(deps: TeamDeps, token: string, user: { id: string; email: string }, request: RequestMeta): Promise<string> {
   const tokenHash = sha256Hex(token);

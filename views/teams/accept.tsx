@@ -4,6 +4,8 @@ export type AcceptProps = {
   token: string;
   invitation: { practiceName: string; email: string; role: string; endsAt: string | null } | null;
   signedInAs: string | null;
+  /** With Clerk, invitees join by signing in with the invited email: no local password form. */
+  provider: "local" | "clerk";
   errors?: Record<string, string>;
   message?: string;
   values?: Record<string, string>;
@@ -31,6 +33,11 @@ export function AcceptInvitationPage(props: AcceptProps) {
           <p>You are signed in as {props.signedInAs}.</p>
           <button type="submit" class="button">Join {inv.practiceName}</button>
         </form>
+      ) : props.provider === "clerk" ? (
+        <p>
+          <a class="button" href="/login">Sign in as {inv.email}</a> to join. If you have no PatientLetterHub account yet, it
+          is created when you first sign in with that address (verified, with two-step verification on).
+        </p>
       ) : (
         <>
           <h2>New to PatientLetterHub?</h2>
