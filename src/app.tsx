@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps) {
   }
 
   // Routes.
-  const auth = { db: deps.db, config, mailer: deps.mailer };
+  const auth = { db: deps.db, config, mailer: deps.mailer, logger: deps.logger };
   app.route("/", healthRoutes({ db: deps.db, blob: deps.blob }));
   app.get("/", (c) => render(c, { title: "Patient letters, mailed safely", page: <LandingPage /> }));
   // Clerk mode: its GET /login wins; the local-only paths (sign-up, password, e-mail confirmation)

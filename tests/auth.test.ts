@@ -25,6 +25,18 @@ async function latestMailTo(email: string) {
   return item ? readDevMail(t.config.mail.dir, item.id) : null;
 }
 
+const RESET_SUBJECT = "Reset your PatientLetterHub password";
+
+/** Waits for the count-th mail with this subject to the address (some mail is sent after the answer). */
+async function waitForMail(email: string, subject: string, count = 1) {
+  for (let i = 0; i < 150; i++) {
+    const list = (await listDevMail(t.config.mail.dir)).filter((m) => m.to.includes(email) && m.subject === subject);
+    if (list.length >= count) return (await readDevMail(t.config.mail.dir, list[0]!.id))!;
+    await Bun.sleep(20);
+  }
+  throw new Error(`no mail "${subject}" (#${count}) to ${email}`);
+}
+
 async function signUpAndVerify(client: Client, email = newEmail(), practiceName = "Riverside Family Practice") {
   const res = await client.post("/signup", { fullName: "Dana Reyes", email, password: PASSWORD, practiceName });
   expect(res.status).toBe(200);
@@ -332,10 +344,10 @@ describe("password reset", () => {
     expect(unknown.status).toBe(200);
     const text = (html: string) => html.replace(/nonce="[^"]+"/g, "").replace(/[0-9a-f-]{36}/g, "");
     expect(text(await known.text())).toBe(text(await unknown.text()));
-    expect((await latestMailTo(email))!.subject).toBe("Reset your PatientLetterHub password");
+    expect((await waitForMail(email, RESET_SUBJECT)).subject).toBe(RESET_SUBJECT);
     expect(await latestMailTo("ghost@clinic.example")).toBeNull();
     const requested = await events("auth.password.reset_requested");
-    expect(requested.slice(-2).map((e) => e.details)).toEqual([{ sent: true }, { sent: false }]);
+    expect(requested.slice(-2).map((e) => e.details)).toEqual([{ sent: true, throttled: false }, { sent: false, throttled: false }]);
   });
 
   test("the link sets a new password once, ends every session, and the old password stops working", async () => {
@@ -345,7 +357,7 @@ describe("password reset", () => {
     expect((await signedIn.get("/app")).status).toBe(200);
 
     await new Client(t).post("/password/forgot", { email });
-    const token = /password\/reset\?token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    const token = /password\/reset\?token=([A-Za-z0-9_-]{43})/.exec((await waitForMail(email, RESET_SUBJECT)).text)![1]!;
     const mismatch = await new Client(t).post("/password/reset", { token, password: "a brand new passphrase", confirm: "something else entirely" });
     expect(mismatch.status).toBe(422);
     expect(await mismatch.text()).toContain("The two passwords do not match");
@@ -363,19 +375,36 @@ describe("password reset", () => {
   test("using one reset link also retires every older one", async () => {
     const email = await signUpAndVerify(new Client(t));
     await new Client(t).post("/password/forgot", { email });
-    const older = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
-    await Bun.sleep(5); // a later file name, so "latest" is the second mail
+    const older = /token=([A-Za-z0-9_-]{43})/.exec((await waitForMail(email, RESET_SUBJECT)).text)![1]!;
     await new Client(t).post("/password/forgot", { email });
-    const newer = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    const newer = /token=([A-Za-z0-9_-]{43})/.exec((await waitForMail(email, RESET_SUBJECT, 2)).text)![1]!;
     expect(newer).not.toBe(older);
     expect((await new Client(t).post("/password/reset", { token: newer, password: "a brand new passphrase", confirm: "a brand new passphrase" })).status).toBe(200);
     expect((await new Client(t).post("/password/reset", { token: older, password: "an attacker passphrase", confirm: "an attacker passphrase" })).status).toBe(400);
   });
 
+  test("reset mails to one address pause after three, answered the same way", async () => {
+    const email = await signUpAndVerify(new Client(t));
+    const answers: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await new Client(t, `198.51.100.${60 + i}`).post("/password/forgot", { email });
+      expect(res.status).toBe(200);
+      answers.push((await res.text()).replace(/nonce="[^"]+"/g, "").replace(/[0-9a-f-]{36}/g, ""));
+    }
+    expect(new Set(answers).size).toBe(1);
+    await waitForMail(email, RESET_SUBJECT, 3);
+    await Bun.sleep(100);
+    const mails = (await listDevMail(t.config.mail.dir)).filter((m) => m.to.includes(email) && m.subject === RESET_SUBJECT);
+    expect(mails).toHaveLength(3);
+    const user = await t.ownerDb.selectFrom("users").select("id").where("email", "=", email).executeTakeFirstOrThrow();
+    const requested = await t.ownerDb.selectFrom("audit_events").select("details").where("action", "=", "auth.password.reset_requested").where("target_id", "=", user.id).orderBy("chain_seq").execute();
+    expect(requested.map((e) => e.details.throttled)).toEqual([false, false, false, true, true]);
+  });
+
   test("an expired link does nothing", async () => {
     const email = await signUpAndVerify(new Client(t));
     await new Client(t).post("/password/forgot", { email });
-    const token = /token=([A-Za-z0-9_-]{43})/.exec((await latestMailTo(email))!.text)![1]!;
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await waitForMail(email, RESET_SUBJECT)).text)![1]!;
     await t.ownerDb.updateTable("email_tokens").set({ expires_at: sql`now() - interval '1 minute'` }).where("purpose", "=", "reset_password").execute();
     expect((await new Client(t).post("/password/reset", { token, password: "a brand new passphrase", confirm: "a brand new passphrase" })).status).toBe(400);
     expect((await new Client(t).post("/login", { email, password: PASSWORD })).status).toBe(303);

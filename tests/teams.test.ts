@@ -321,3 +321,41 @@ describe("refused attempts are recorded as denied", () => {
     expect(after.slice(-2).map((e) => [e.outcome, e.details.purpose])).toEqual([["denied", "reset_password"], ["denied", "verify_email"]]);
   });
 });
+
+describe("lifetimes and the remaining team events", () => {
+  const minutes = (a: Date, b: Date) => Math.round((new Date(a).getTime() - new Date(b).getTime()) / 60_000);
+
+  test("invitation links last 7 days, confirmation links 24 hours, reset links 30 minutes", async () => {
+    const admin = await newAdmin();
+    const address = email();
+    await admin.client.post("/team/invitations", { email: address, role: "staff" });
+    const invitation = await t.ownerDb.selectFrom("invitations").select(["expires_at", "created_at"]).where("email", "=", address).executeTakeFirstOrThrow();
+    expect(minutes(invitation.expires_at, invitation.created_at)).toBe(7 * 24 * 60);
+    const user = await t.ownerDb.selectFrom("users").select("id").where("email", "=", admin.address).executeTakeFirstOrThrow();
+    const verify = await t.ownerDb.selectFrom("email_tokens").select(["expires_at", "created_at"]).where("user_id", "=", user.id).where("purpose", "=", "verify_email").executeTakeFirstOrThrow();
+    expect(minutes(verify.expires_at, verify.created_at)).toBe(24 * 60);
+    await new Client(t).post("/password/forgot", { email: admin.address });
+    const reset = await t.ownerDb.selectFrom("email_tokens").select(["expires_at", "created_at"]).where("user_id", "=", user.id).where("purpose", "=", "reset_password").executeTakeFirstOrThrow();
+    expect(minutes(reset.expires_at, reset.created_at)).toBe(30);
+  });
+
+  test("withdrawing an invitation, removing a member and switching practice are each audited once", async () => {
+    const admin = await newAdmin();
+    await admin.client.post("/team/invitations", { email: email(), role: "staff" });
+    const invitationId = /action="\/team\/invitations\/([0-9a-f-]{36})\/revoke"/.exec(await (await admin.client.get("/team")).text())![1]!;
+    await admin.client.post(`/team/invitations/${invitationId}/revoke`, {});
+    const staff = await addMember(admin.client, "staff");
+    await admin.client.post(`/team/members/${staff.userId}/remove`, {});
+    const count = async (action: string, targetId: string) =>
+      (await t.ownerDb.selectFrom("audit_events").select("id").where("action", "=", action).where("target_id", "=", targetId).execute()).length;
+    expect(await count("team.invitation_revoked", invitationId)).toBe(1);
+    expect(await count("team.member_removed", staff.userId)).toBe(1);
+
+    const other = await newAdmin("Gamma Clinic");
+    await other.client.post("/team/invitations", { email: admin.address, role: "staff" });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailTo(admin.address))!.text)![1]!;
+    await admin.client.post("/invitations/accept", { token });
+    const gamma = await t.ownerDb.selectFrom("practices").select("id").where("name", "=", "Gamma Clinic").orderBy("created_at", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(await count("practice.switched", gamma.id)).toBe(1);
+  });
+});

@@ -68,6 +68,7 @@ describe("row-level security", () => {
     "practices.practices_member_read": "a member reads the names of their practices (SELECT only)",
     "sessions.sessions_owner": "sessions belong to a user, found by user or by token hash",
     "invitations.invitations_link_holder": "the invitee holds only the link's token hash",
+    "invitations.invitations_invitee": "Clerk mode: the invitations addressed to a verified token's email",
   };
 
   test("every other policy on a practice table ties rows to the tenant in USING and WITH CHECK", async () => {

@@ -13,7 +13,7 @@ export const AUDIT_ACTIONS = {
   "mfa.enrol.failed": "A code was refused while enrolling (outcome denied). Details: reason = invalid | locked.",
   "mfa.verified": "A user passed the second factor; the session rotated. Details: method = totp | recovery_code.",
   "mfa.verify.failed": "A wrong, replayed or throttled second-factor code was refused (outcome denied). Details: reason = invalid | locked.",
-  "auth.password.reset_requested": "Someone asked for a password reset link (platform chain). Target: the user when the email matched one; nothing is sent otherwise. Details: sent (boolean).",
+  "auth.password.reset_requested": "Someone asked for a password reset link (platform chain). Target: the user when the email matched one; nothing is sent otherwise. Details: sent, throttled (booleans).",
   "auth.password.reset": "A password was changed through a reset link; every session of the user ended (platform chain). Target: the user. Details: sessions (count ended).",
   "auth.session.revoked": "A user ended one of their own sessions from the sessions page. Target: the session.",
   "access.denied": "A signed-in person asked for something they may not have (outcome denied): a permission their role lacks, another user's session, a practice they do not belong to. Target: route (its pattern, never its values) or the resource. Details: permission and role, or reason.",

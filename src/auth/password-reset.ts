@@ -9,16 +9,20 @@ import { setContext, withContext } from "../platform/db.ts";
 import { hashPassword } from "./password.ts";
 import { consumeEmailToken, findUserByEmail, insertEmailToken, revokeUserSessions, setPasswordHash } from "./repo.ts";
 import type { AuthDeps } from "./service.ts";
-import { accountKey, clearFailures } from "./throttle.ts";
+import { accountKey, claimAttempt, clearFailures } from "./throttle.ts";
 import { passwordChangedEmail, passwordResetEmail } from "./emails.ts";
 
 export const RESET_MINUTES = 30;
+/** Reset mails per address before a pause (1 minute, then doubling): nobody can flood an inbox. */
+export const RESET_REQUEST_LIMIT = 3;
 
 export async function requestPasswordReset(deps: AuthDeps, emailInput: string, request: RequestMeta): Promise<void> {
   const email = emailInput.trim().toLowerCase();
   const sent = await withContext(deps.db, { actor: "anonymous" }, async (tx) => {
+    // Counted whether or not the address has an account, so the limit reveals nothing either.
+    const claim = await claimAttempt(tx, `reset:${sha256Hex(email)}`, RESET_REQUEST_LIMIT);
     const user = await findUserByEmail(tx, email);
-    const usable = user && user.status === "active" && user.password_hash ? user : null;
+    const usable = claim.allowed && user && user.status === "active" && user.password_hash ? user : null;
     let link: string | null = null;
     if (usable) {
       const token = randomToken(32);
@@ -27,11 +31,16 @@ export async function requestPasswordReset(deps: AuthDeps, emailInput: string, r
     }
     await recordAudit(tx, {
       practiceId: null, actor: { type: "anonymous" }, action: "auth.password.reset_requested",
-      target: user ? { type: "user", id: user.id } : undefined, details: { sent: Boolean(link) }, request,
+      target: user ? { type: "user", id: user.id } : undefined, details: { sent: Boolean(link), throttled: !claim.allowed }, request,
     });
     return link && usable ? { to: usable.email, link } : null;
   });
-  if (sent) await deps.mailer.send(passwordResetEmail(sent.to, sent.link, RESET_MINUTES));
+  // Sent after the answer, so the answer takes as long whether or not the address has an account.
+  if (sent) {
+    void deps.mailer.send(passwordResetEmail(sent.to, sent.link, RESET_MINUTES)).catch((error: unknown) => {
+      deps.logger?.error({ requestId: request.requestId, error: error instanceof Error ? error.name : "unknown" }, "password reset mail not sent");
+    });
+  }
 }
 
 /** Sets a new password from a reset link; false when the link is unknown, used or expired. */

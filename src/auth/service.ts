@@ -7,6 +7,7 @@ import { type Actor, recordAudit } from "../audit/record.ts";
 import { randomToken, sha256Hex } from "../platform/crypto.ts";
 import { type Db, setContext, withContext } from "../platform/db.ts";
 import type { Mailer } from "../platform/mail.ts";
+import type { Logger } from "../platform/log.ts";
 import type { Session } from "../platform/schema.ts";
 import { insertPractice } from "../practices/repo.ts";
 import { dummyPasswordHash, hashPassword, needsRehash, verifyPassword } from "./password.ts";
@@ -18,7 +19,7 @@ import { createSession } from "./sessions.ts";
 import { ACCOUNT_LIMIT, accountKey, claimAttempt, clearFailures, IP_LIMIT, ipKey, releaseAttempt } from "./throttle.ts";
 import { existingAccountEmail, verificationEmail } from "./emails.ts";
 
-export type AuthDeps = { db: Db; config: Config; mailer: Mailer };
+export type AuthDeps = { db: Db; config: Config; mailer: Mailer; logger?: Logger };
 
 const VERIFY_EMAIL_HOURS = 24;
 
