@@ -227,8 +227,15 @@ describe("two-step sign-in", () => {
     const user = await t.ownerDb.selectFrom("users").select(["totp_secret", "totp_enabled_at"]).where("email", "=", email).executeTakeFirstOrThrow();
     expect(user.totp_secret).toStartWith("v1."); // encrypted at rest
     expect(user.totp_enabled_at).toBeInstanceOf(Date);
-    const stored = await t.ownerDb.selectFrom("user_recovery_codes").select("code_hash").execute();
-    for (const code of codes) expect(stored.map((s) => s.code_hash)).not.toContain(code!.replace(/-/g, ""));
+    const mine = await t.ownerDb.selectFrom("user_recovery_codes as r").innerJoin("users as u", "u.id", "r.user_id").select("r.code_hash").where("u.email", "=", email).execute();
+    expect(mine).toHaveLength(10);
+    // Keyed hashes under the current HMAC key, never the codes or their plain SHA-256.
+    const plain = (c: string) => new Bun.CryptoHasher("sha256").update(c.replace(/-/g, "")).digest("hex");
+    for (const row of mine) expect(row.code_hash).toMatch(new RegExp(`^${t.config.keys.hmac[0]!.id}:[0-9a-f]{64}$`));
+    for (const code of codes) {
+      expect(mine.map((r) => r.code_hash)).not.toContain(code!.replace(/-/g, ""));
+      expect(mine.map((r) => r.code_hash.split(":")[1])).not.toContain(plain(code!));
+    }
   });
 
   test("a code works once; a recovery code works once; both are audited", async () => {

@@ -1,7 +1,7 @@
 // Row-level security, exercised through the app role the running server uses.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "kysely";
-import { createDb, withPlatform, withTenant } from "../src/platform/db.ts";
+import { createDb, withContext, withPlatform, withTenant } from "../src/platform/db.ts";
 import { createPractice } from "../src/practices/service.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 
@@ -145,5 +145,25 @@ describe("row-level security", () => {
     } finally {
       await single.destroy();
     }
+  });
+});
+
+describe("invitation readers", () => {
+  test("holding an invitation link lets a transaction read that invitation, never change it", async () => {
+    const inviter = (await t.ownerDb.insertInto("users").values({ email: `inviter.${crypto.randomUUID().slice(0, 8)}@x.example`, full_name: "Inviter" }).returning("id").executeTakeFirstOrThrow()).id;
+    const tokenHash = "b".repeat(64);
+    await t.ownerDb.insertInto("invitations").values({
+      practice_id: a, email: "invitee@x.example", role: "staff", token_hash: tokenHash, invited_by: inviter, expires_at: new Date(Date.now() + 86_400_000),
+    }).execute();
+    const seen = await withContext(t.db, { actor: "test", invitationTokenHash: tokenHash }, (tx) => tx.selectFrom("invitations").select("role").execute());
+    expect(seen).toEqual([{ role: "staff" }]);
+    const changed = await withContext(t.db, { actor: "test", invitationTokenHash: tokenHash }, (tx) =>
+      tx.updateTable("invitations").set({ role: "admin" }).where("token_hash", "=", tokenHash).executeTakeFirst(),
+    );
+    expect(changed.numUpdatedRows).toBe(0n);
+    const byEmail = await withContext(t.db, { actor: "test", inviteeEmail: "invitee@x.example" }, (tx) =>
+      tx.updateTable("invitations").set({ role: "admin" }).where("email", "=", "invitee@x.example").executeTakeFirst(),
+    );
+    expect(byEmail.numUpdatedRows).toBe(0n);
   });
 });

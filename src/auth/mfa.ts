@@ -6,7 +6,8 @@ import QRCode from "qrcode";
 import { sql } from "kysely";
 import type { RequestMeta } from "../context.ts";
 import { recordAudit } from "../audit/record.ts";
-import { decryptField, encryptField, sha256Hex } from "../platform/crypto.ts";
+import { createHmac } from "node:crypto";
+import { decryptField, encryptField, type KeyRing } from "../platform/crypto.ts";
 import { type Tx, withContext } from "../platform/db.ts";
 import type { Session, User } from "../platform/schema.ts";
 import { revokeSession } from "./repo.ts";
@@ -27,6 +28,12 @@ const RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
 function newRecoveryCode(): string {
   const bytes = crypto.getRandomValues(new Uint32Array(12));
   return Array.from(bytes, (n) => RECOVERY_ALPHABET[n % RECOVERY_ALPHABET.length]).join("");
+}
+
+/** Every stored form a code may have: one per key of the ring, the first being the current key's. */
+export function recoveryCodeHashes(ring: KeyRing, code: string): string[] {
+  const normalized = formatRecoveryCode(code);
+  return ring.map((k) => `${k.id}:${createHmac("sha256", k.key).update(`recovery-code:${normalized}`).digest("hex")}`);
 }
 
 /** Codes are shown as xxxx-xxxx-xxxx; people may type them with or without dashes or spaces. */
@@ -102,7 +109,7 @@ export async function confirmEnrolment(deps: AuthDeps, user: User, session: Sess
       .where("id", "=", user.id).where("totp_enabled_at", "is", null).executeTakeFirst();
     if (enabled.numUpdatedRows !== 1n) return { ok: false, reason: "invalid" } as const;
     await tx.deleteFrom("user_recovery_codes").where("user_id", "=", user.id).execute();
-    await tx.insertInto("user_recovery_codes").values(recoveryCodes.map((c) => ({ user_id: user.id, code_hash: sha256Hex(c) }))).execute();
+    await tx.insertInto("user_recovery_codes").values(recoveryCodes.map((c) => ({ user_id: user.id, code_hash: recoveryCodeHashes(deps.config.keys.hmac, c)[0]! }))).execute();
     await clearFailures(tx, mfaKey(user.id));
     const { token } = await rotateToVerified(tx, deps, session, request);
     await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action: "mfa.enrolled", target: { type: "user", id: user.id }, details: { recovery_codes: RECOVERY_CODES }, request });
@@ -128,7 +135,7 @@ export async function verifySecondFactor(deps: AuthDeps, user: User, session: Se
       if (won.numUpdatedRows === 1n) method = "totp";
     } else if (/^[a-z0-9-]{12,14}$/i.test(code)) {
       const used = await tx.updateTable("user_recovery_codes").set({ used_at: sql`now()` })
-        .where("user_id", "=", user.id).where("code_hash", "=", sha256Hex(formatRecoveryCode(code))).where("used_at", "is", null).executeTakeFirst();
+        .where("user_id", "=", user.id).where("code_hash", "in", recoveryCodeHashes(deps.config.keys.hmac, code)).where("used_at", "is", null).executeTakeFirst();
       if (used.numUpdatedRows === 1n) method = "recovery_code";
     }
     if (!method) return null;
