@@ -359,3 +359,21 @@ describe("lifetimes and the remaining team events", () => {
     expect(await count("practice.switched", gamma.id)).toBe(1);
   });
 });
+
+describe("the role form", () => {
+  test("bad input is shown in that member's row, with what was chosen kept; ids on the page are unique", async () => {
+    const admin = await newAdmin();
+    const staff = await addMember(admin.client, "staff");
+    const res = await admin.client.post(`/team/members/${staff.userId}/role`, { role: "auditor", endsAt: "2001-02-03" });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain(`id="ends-${staff.userId}-error"`);
+    expect(html).toContain("Choose a date in the future");
+    expect(html).toContain('value="2001-02-03"');
+    expect(html).toMatch(new RegExp(`id="role-${staff.userId}"[^>]*>(?:(?!</select>).)*<option value="auditor" selected`, "s"));
+    const ids = [...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    expect(ids.length).toBe(new Set(ids).size);
+    const m = await t.ownerDb.selectFrom("memberships").select("role").where("user_id", "=", staff.userId).executeTakeFirstOrThrow();
+    expect(m.role).toBe("staff");
+  });
+});

@@ -28,7 +28,10 @@ export function teamRoutes(deps: TeamDeps) {
   const manage = requirePermission(deps, "team.manage");
   const actorOf = (c: Context<HonoEnv>) => ({ userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId });
 
-  async function teamPage(c: Context<HonoEnv>, extra: { status?: number; values?: Record<string, string>; errors?: Record<string, string>; message?: string; notice?: string } = {}) {
+  async function teamPage(
+    c: Context<HonoEnv>,
+    extra: { status?: number; values?: Record<string, string>; errors?: Record<string, string>; message?: string; notice?: string; roleEdit?: { userId: string; values: Record<string, string>; errors: Record<string, string> } } = {},
+  ) {
     const actor = actorOf(c);
     const { members, invitations } = await withContext(deps.db, { actor: `user:${actor.userId}`, userId: actor.userId, practiceId: actor.practiceId }, async (tx) => ({
       members: await listMembers(tx, actor.practiceId),
@@ -45,6 +48,7 @@ export function teamRoutes(deps: TeamDeps) {
           errors={extra.errors}
           message={extra.message}
           notice={extra.notice}
+          roleEdit={extra.roleEdit}
         />
       ),
     });
@@ -88,8 +92,9 @@ export function teamRoutes(deps: TeamDeps) {
   app.post("/team/members/:userId/role", manage, async (c) => {
     const userId = c.req.param("userId");
     if (!UUID.test(userId)) return c.notFound();
-    const form = parseForm(roleForm, await c.req.parseBody());
-    if (!form.ok) return teamPage(c, { status: 422, message: Object.values(form.errors)[0] });
+    const body = await c.req.parseBody();
+    const form = parseForm(roleForm, body);
+    if (!form.ok) return teamPage(c, { status: 422, message: "The role was not changed: see the highlighted field.", roleEdit: { userId, values: formValues(body), errors: form.errors } });
     return change(c, () => changeRole(deps, actorOf(c), userId, form.data, requestMeta(c)));
   });
 

@@ -1,6 +1,8 @@
 // A labelled form field with its hint and error tied to the input for screen readers.
 export type FieldProps = {
   name: string;
+  /** Needed when the same field appears more than once on a page (ids must be unique). */
+  id?: string;
   label: string;
   type?: string;
   value?: string;
@@ -14,7 +16,7 @@ export type FieldProps = {
 };
 
 export function Field(props: FieldProps) {
-  const id = `field-${props.name}`;
+  const id = props.id ?? `field-${props.name}`;
   const described = [props.hint ? `${id}-hint` : null, props.error ? `${id}-error` : null].filter(Boolean).join(" ");
   return (
     <div class="field">

@@ -9,6 +9,8 @@ export type TeamPageProps = {
   errors?: Record<string, string>;
   message?: string;
   notice?: string;
+  /** A refused role change: what was chosen and why, shown in that member's row. */
+  roleEdit?: { userId: string; values: Record<string, string>; errors: Record<string, string> };
 };
 
 const ROLE_OPTIONS = [
@@ -17,13 +19,14 @@ const ROLE_OPTIONS = [
   { value: "auditor", label: "Auditor: reads the audit trail and BAA records; never sees patient information" },
 ];
 
-function RoleSelect(props: { id: string; selected?: string; label: string }) {
+function RoleSelect(props: { id: string; selected?: string; label: string; error?: string }) {
   return (
     <div class="field">
       <label for={props.id}>{props.label}</label>
-      <select id={props.id} name="role">
+      <select id={props.id} name="role" aria-invalid={props.error ? "true" : undefined} aria-describedby={props.error ? `${props.id}-error` : undefined}>
         {ROLE_OPTIONS.map((o) => <option value={o.value} selected={o.value === props.selected}>{o.label}</option>)}
       </select>
+      {props.error ? <p class="field-error" id={`${props.id}-error`}>{props.error}</p> : null}
     </div>
   );
 }
@@ -39,7 +42,9 @@ export function TeamPage(props: TeamPageProps) {
         <caption>Members</caption>
         <thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Two-step sign-in</th><th scope="col">Actions</th></tr></thead>
         <tbody>
-          {props.members.map((m) => (
+          {props.members.map((m) => {
+            const edit = props.roleEdit?.userId === m.userId ? props.roleEdit : undefined;
+            return (
             <tr>
               <td>{m.fullName}{m.isMe ? " (you)" : ""}</td>
               <td>{m.email}</td>
@@ -47,8 +52,9 @@ export function TeamPage(props: TeamPageProps) {
               <td>{m.mfa ? "On" : "Not set up yet"}</td>
               <td>
                 <form method="post" action={`/team/members/${m.userId}/role`} class="inline-form">
-                  <RoleSelect id={`role-${m.userId}`} selected={m.role} label={`Role for ${m.fullName}`} />
-                  <Field name="endsAt" label="Access ends (auditors, optional)" type="date" value={m.endsAt ?? undefined} required={false} />
+                  <RoleSelect id={`role-${m.userId}`} selected={edit?.values.role ?? m.role} label={`Role for ${m.fullName}`} error={edit?.errors.role} />
+                  <Field id={`ends-${m.userId}`} name="endsAt" label={`Access ends for ${m.fullName} (auditors, optional)`} type="date"
+                    value={edit ? edit.values.endsAt : (m.endsAt ?? undefined)} error={edit?.errors.endsAt} required={false} />
                   <button type="submit" class="button button-secondary">Change role</button>
                 </form>
                 {m.isMe ? null : (
@@ -63,7 +69,8 @@ export function TeamPage(props: TeamPageProps) {
                 )}
               </td>
             </tr>
-          ))}
+            );
+          })}
         </tbody>
       </table>
 
