@@ -2,7 +2,7 @@
 // Later features add their actions here, and recordAudit() accepts nothing else.
 export const AUDIT_ACTIONS = {
   "practice.created": "A practice (tenant) was created. Details: none.",
-  "auth.signup": "A person signed up: with a new practice (and its admin membership), or by accepting an invitation (practice chain). Details: invitation (when invited).",
+  "auth.signup": "A person signed up: with a new practice (and its admin membership), or by accepting an invitation (practice chain). Details: invitation (when invited), provider = clerk (when joined through a Clerk sign-in).",
   "auth.signup.existing_email": "Sign-up was attempted with an email that already has an account; the owner was emailed (platform chain). Target: that user.",
   "auth.email.verified": "A user confirmed their email address through the emailed link (platform chain). Target: the user.",
   "auth.signin.succeeded": "Email and password were accepted, or (AUTH_PROVIDER=clerk) the first request of a Clerk session carrying a second factor; a new session started (practice chain of the active practice, else platform). Target: the user. Details: mfa_required (local) or provider = clerk.",
