@@ -28,10 +28,10 @@ export class Client {
     return res;
   }
 
-  async post(path: string, body: Record<string, string>): Promise<Response> {
+  async post(path: string, body: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
     const res = await this.t.app.request(`${TEST_ORIGIN}${path}`, {
       method: "POST",
-      headers: this.headers({ "content-type": "application/x-www-form-urlencoded", origin: TEST_ORIGIN }),
+      headers: this.headers({ "content-type": "application/x-www-form-urlencoded", origin: TEST_ORIGIN, ...headers }),
       body: new URLSearchParams(body).toString(),
     });
     this.remember(res);

@@ -1,0 +1,243 @@
+// Every state-changing route writes its audit events: for one request (found by its own request
+// id), exactly the expected events, with the right actor, practice, IP, target and outcome; a
+// refused attempt records "denied". The routes come from the app itself, so a new POST route
+// without a scenario here fails the first test.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Secret, TOTP } from "otpauth";
+import { listDevMail, readDevMail } from "../src/platform/mail.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { Client } from "./support/browserless.ts";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ env: { TRUST_PROXY: "true" } });
+});
+afterAll(() => t.close());
+
+const PASSWORD = "correct horse battery staple";
+const IP = "192.0.2.77";
+
+type Expected = {
+  /** The actions this one request records, in chain order. */
+  actions: string[];
+  outcome?: "success" | "denied";
+  /** Checked on the last event: who acted, in which practice chain, on what. */
+  actorId?: string | null;
+  practiceId?: string | null;
+  target?: { type: string; id?: string };
+};
+
+type Scenario = () => Promise<{ client: Client; path: string; body: Record<string, string>; expected: Expected }>;
+
+// Routes that change nothing worth an event, each with the reason.
+const NOT_AUDITED: Record<string, string> = {
+  "POST /session/extend": "keep-alive from the idle warning: marks the session active, like any request does",
+};
+
+async function mail(to: string, pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 150; i++) {
+    for (const m of await listDevMail(t.config.mail.dir)) {
+      if (!m.to.includes(to)) continue;
+      const match = pattern.exec((await readDevMail(t.config.mail.dir, m.id))!.text);
+      if (match) return match[1]!;
+    }
+    await Bun.sleep(20);
+  }
+  throw new Error(`no mail to ${to} matching ${pattern}`);
+}
+
+const newEmail = () => `audit.${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+const userIdOf = async (email: string) => (await t.ownerDb.selectFrom("users").select("id").where("email", "=", email).executeTakeFirstOrThrow()).id;
+const practiceOf = async (userId: string) => (await t.ownerDb.selectFrom("memberships").select("practice_id").where("user_id", "=", userId).orderBy("created_at").executeTakeFirstOrThrow()).practice_id;
+
+/** A confirmed account with its own practice, signed in with TOTP; the TOTP and recovery codes come back. */
+async function admin(practiceName = "Audit Clinic") {
+  const email = newEmail();
+  const anon = new Client(t, IP);
+  await anon.post("/signup", { fullName: "Avery Admin", email, password: PASSWORD, practiceName });
+  await anon.post("/verify-email", { token: await mail(email, /token=([A-Za-z0-9_-]{43})/) });
+  const client = new Client(t, IP);
+  await client.post("/login", { email, password: PASSWORD });
+  const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(await (await client.get("/mfa/setup")).text())![1]!.replace(/ /g, "");
+  const totp = new TOTP({ secret: Secret.fromBase32(secret) });
+  const page = await (await client.post("/mfa/setup", { code: totp.generate() })).text();
+  const recovery = [...page.matchAll(/<code>([a-z0-9-]{14})<\/code>/g)].map((m) => m[1]!);
+  const userId = await userIdOf(email);
+  return { email, client, totp, recovery, userId, practiceId: await practiceOf(userId) };
+}
+
+async function invited(a: Awaited<ReturnType<typeof admin>>, role = "staff") {
+  const email = newEmail();
+  await a.client.post("/team/invitations", { email, role });
+  const token = await mail(email, /invitations\/accept\?token=([A-Za-z0-9_-]{43})/);
+  return { email, token };
+}
+
+async function member(a: Awaited<ReturnType<typeof admin>>) {
+  const { email, token } = await invited(a);
+  await new Client(t, IP).post("/invitations/accept/new-account", { token, fullName: "Morgan Member", password: PASSWORD });
+  return { email, userId: await userIdOf(email) };
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  "POST /signup": async () => ({
+    client: new Client(t, IP), path: "/signup",
+    body: { fullName: "Sam Signup", email: newEmail(), password: PASSWORD, practiceName: "New Clinic" },
+    expected: { actions: ["practice.created", "auth.signup"], target: { type: "user" } },
+  }),
+  "POST /verify-email": async () => {
+    const email = newEmail();
+    await new Client(t, IP).post("/signup", { fullName: "Vic", email, password: PASSWORD, practiceName: "V Clinic" });
+    const token = await mail(email, /token=([A-Za-z0-9_-]{43})/);
+    return { client: new Client(t, IP), path: "/verify-email", body: { token }, expected: { actions: ["auth.email.verified"], practiceId: null, actorId: await userIdOf(email) } };
+  },
+  "POST /login": async () => {
+    const a = await admin();
+    return { client: new Client(t, IP), path: "/login", body: { email: a.email, password: "not the password" }, expected: { actions: ["auth.signin.failed"], outcome: "denied", practiceId: null, target: { type: "user", id: a.userId } } };
+  },
+  "POST /logout": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/logout", body: {}, expected: { actions: ["auth.signout"], actorId: a.userId, practiceId: a.practiceId, target: { type: "session" } } };
+  },
+  "POST /logout/everywhere": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/logout/everywhere", body: {}, expected: { actions: ["auth.signout_all"], actorId: a.userId, practiceId: a.practiceId } };
+  },
+  "POST /password/forgot": async () => {
+    const a = await admin();
+    return { client: new Client(t, IP), path: "/password/forgot", body: { email: a.email }, expected: { actions: ["auth.password.reset_requested"], practiceId: null, target: { type: "user", id: a.userId } } };
+  },
+  "POST /password/reset": async () => {
+    const a = await admin();
+    await new Client(t, IP).post("/password/forgot", { email: a.email });
+    const token = await mail(a.email, /password\/reset\?token=([A-Za-z0-9_-]{43})/);
+    return { client: new Client(t, IP), path: "/password/reset", body: { token, password: "another long passphrase", confirm: "another long passphrase" }, expected: { actions: ["auth.password.reset"], actorId: a.userId, practiceId: null } };
+  },
+  "POST /mfa/setup": async () => {
+    const email = newEmail();
+    const anon = new Client(t, IP);
+    await anon.post("/signup", { fullName: "Enid", email, password: PASSWORD, practiceName: "E Clinic" });
+    await anon.post("/verify-email", { token: await mail(email, /token=([A-Za-z0-9_-]{43})/) });
+    const client = new Client(t, IP);
+    await client.post("/login", { email, password: PASSWORD });
+    await client.get("/mfa/setup");
+    const userId = await userIdOf(email);
+    return { client, path: "/mfa/setup", body: { code: "000000" }, expected: { actions: ["mfa.enrol.failed"], outcome: "denied", actorId: userId, practiceId: await practiceOf(userId) } };
+  },
+  "POST /mfa/verify": async () => {
+    const a = await admin();
+    const client = new Client(t, IP);
+    await client.post("/login", { email: a.email, password: PASSWORD });
+    return { client, path: "/mfa/verify", body: { code: a.recovery[0]! }, expected: { actions: ["mfa.verified"], actorId: a.userId, practiceId: a.practiceId } };
+  },
+  "POST /account/sessions/:id/revoke": async () => {
+    const a = await admin();
+    const other = new Client(t, IP);
+    await other.post("/login", { email: a.email, password: PASSWORD });
+    await other.post("/mfa/verify", { code: a.recovery[1]! });
+    const { id } = await t.ownerDb.selectFrom("sessions").select("id").where("user_id", "=", a.userId).where("revoked_at", "is", null).orderBy("created_at", "desc").executeTakeFirstOrThrow();
+    return { client: a.client, path: `/account/sessions/${id}/revoke`, body: {}, expected: { actions: ["auth.session.revoked"], actorId: a.userId, practiceId: a.practiceId, target: { type: "session", id } } };
+  },
+  "POST /team/invitations": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/team/invitations", body: { email: newEmail(), role: "staff" }, expected: { actions: ["team.invited"], actorId: a.userId, practiceId: a.practiceId, target: { type: "invitation" } } };
+  },
+  "POST /team/invitations/:id/revoke": async () => {
+    const a = await admin();
+    await invited(a);
+    const { id } = await t.ownerDb.selectFrom("invitations").select("id").where("practice_id", "=", a.practiceId).executeTakeFirstOrThrow();
+    return { client: a.client, path: `/team/invitations/${id}/revoke`, body: {}, expected: { actions: ["team.invitation_revoked"], actorId: a.userId, practiceId: a.practiceId, target: { type: "invitation", id } } };
+  },
+  "POST /team/members/:userId/role": async () => {
+    const a = await admin();
+    const m = await member(a);
+    return { client: a.client, path: `/team/members/${m.userId}/role`, body: { role: "auditor" }, expected: { actions: ["team.role_changed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: m.userId } } };
+  },
+  "POST /team/members/:userId/remove": async () => {
+    const a = await admin();
+    const m = await member(a);
+    return { client: a.client, path: `/team/members/${m.userId}/remove`, body: {}, expected: { actions: ["team.member_removed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: m.userId } } };
+  },
+  "POST /team/members/:userId/reset-mfa": async () => {
+    const a = await admin();
+    const m = await member(a);
+    return { client: a.client, path: `/team/members/${m.userId}/reset-mfa`, body: {}, expected: { actions: ["mfa.reset_by_admin"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: m.userId } } };
+  },
+  "POST /invitations/accept": async () => {
+    const a = await admin("Host Clinic");
+    const b = await admin("Guest Clinic");
+    await a.client.post("/team/invitations", { email: b.email, role: "staff" });
+    const token = await mail(b.email, /invitations\/accept\?token=([A-Za-z0-9_-]{43})/);
+    return { client: b.client, path: "/invitations/accept", body: { token }, expected: { actions: ["team.joined", "practice.switched"], actorId: b.userId, practiceId: a.practiceId } };
+  },
+  "POST /invitations/accept/new-account": async () => {
+    const a = await admin();
+    const { token } = await invited(a);
+    return { client: new Client(t, IP), path: "/invitations/accept/new-account", body: { token, fullName: "Nia New", password: PASSWORD }, expected: { actions: ["team.joined", "auth.signup"], practiceId: a.practiceId, target: { type: "user" } } };
+  },
+  "POST /practice/switch": async () => {
+    const a = await admin("Home Clinic");
+    const b = await admin("Away Clinic");
+    await a.client.post("/team/invitations", { email: b.email, role: "staff" });
+    await b.client.post("/invitations/accept", { token: await mail(b.email, /invitations\/accept\?token=([A-Za-z0-9_-]{43})/) });
+    return { client: b.client, path: "/practice/switch", body: { practiceId: b.practiceId }, expected: { actions: ["practice.switched"], actorId: b.userId, practiceId: b.practiceId, target: { type: "practice", id: b.practiceId } } };
+  },
+};
+
+// Refusals: each records "denied" (the change itself rolled back or never happened).
+const REFUSALS: Record<string, Scenario> = {
+  "team change refused (last admin)": async () => {
+    const a = await admin();
+    return { client: a.client, path: `/team/members/${a.userId}/role`, body: { role: "staff" }, expected: { actions: ["team.change.denied"], outcome: "denied", actorId: a.userId, practiceId: a.practiceId } };
+  },
+  "role without the permission": async () => {
+    const a = await admin();
+    const m = await member(a);
+    const client = new Client(t, IP);
+    await client.post("/login", { email: m.email, password: PASSWORD });
+    const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(await (await client.get("/mfa/setup")).text())![1]!.replace(/ /g, "");
+    await client.post("/mfa/setup", { code: new TOTP({ secret: Secret.fromBase32(secret) }).generate() });
+    return { client, path: "/team/invitations", body: { email: newEmail(), role: "admin" }, expected: { actions: ["access.denied"], outcome: "denied", actorId: m.userId, practiceId: a.practiceId, target: { type: "route", id: "POST /team/invitations" } } };
+  },
+  "unknown single-use link": async () => ({
+    client: new Client(t, IP), path: "/verify-email", body: { token: "z".repeat(43) },
+    expected: { actions: ["auth.token.rejected"], outcome: "denied", practiceId: null },
+  }),
+};
+
+function postRoutes(): string[] {
+  return [...new Set(t.app.routes.filter((r) => r.method === "POST").map((r) => `POST ${r.path}`))].sort();
+}
+
+test("every POST route has an audit scenario here, or a stated reason to record nothing", () => {
+  expect(postRoutes()).toEqual([...Object.keys(SCENARIOS), ...Object.keys(NOT_AUDITED)].sort());
+});
+
+async function run(name: string, scenario: Scenario) {
+  const { client, path, body, expected } = await scenario();
+  const requestId = `audit-${crypto.randomUUID()}`;
+  const res = await client.post(path, body, { "x-request-id": requestId });
+  expect(res.status).toBeLessThan(500);
+  const events = await t.ownerDb.selectFrom("audit_events").selectAll().where("request_id", "=", requestId).orderBy("occurred_at").orderBy("chain_seq").execute();
+  expect({ name, actions: events.map((e) => e.action) }).toEqual({ name, actions: expected.actions });
+  const last = events.at(-1)!;
+  for (const e of events) {
+    expect(e.ip).toBe(IP);
+    expect(e.user_agent).toBe("TestBrowser/1.0");
+  }
+  expect(last.outcome).toBe(expected.outcome ?? "success");
+  if (expected.actorId !== undefined) expect(last.actor_id).toBe(expected.actorId);
+  if (expected.practiceId !== undefined) expect(last.practice_id).toBe(expected.practiceId);
+  if (expected.target) {
+    expect(last.target_type).toBe(expected.target.type);
+    if (expected.target.id) expect(last.target_id).toBe(expected.target.id);
+  }
+}
+
+describe("each state-changing route records exactly its events", () => {
+  for (const [route, scenario] of Object.entries(SCENARIOS)) test(route, () => run(route, scenario), 20_000);
+});
+
+describe("refused attempts record denied", () => {
+  for (const [name, scenario] of Object.entries(REFUSALS)) test(name, () => run(name, scenario), 20_000);
+});
