@@ -25,6 +25,7 @@ import { devMailRoutes } from "./dev/routes.tsx";
 import { sessionLoader } from "./http/session.ts";
 import { practiceRoutes } from "./practices/routes.tsx";
 import { teamRoutes } from "./teams/routes.tsx";
+import { auditRoutes } from "./audit/routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
 export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer };
@@ -71,6 +72,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", practiceRoutes({ db: deps.db }));
   app.route("/", accountRoutes({ db: deps.db, config }));
   app.route("/", teamRoutes(auth));
+  app.route("/", auditRoutes({ db: deps.db }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 

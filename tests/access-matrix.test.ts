@@ -59,6 +59,11 @@ const MATRIX: Record<string, Row> = {
   "POST /team/members/:userId/role": { method: "POST", path: (v) => `/team/members/${targets[v].role}/role`, body: { role: "auditor" }, expect: teamAdmin(303, 404) },
   "POST /team/members/:userId/remove": { method: "POST", path: (v) => `/team/members/${targets[v].remove}/remove`, body: {}, expect: teamAdmin(303, 404) },
   "POST /team/members/:userId/reset-mfa": { method: "POST", path: (v) => `/team/members/${targets[v].mfa}/reset-mfa`, body: {}, expect: teamAdmin(303, 404) },
+  // The audit trail: admins and auditors of the practice; staff, operators and people without the
+  // permission are refused; another practice's admin sees only their own trail.
+  "GET /audit": { path: "/audit", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "GET /audit/events": { path: `/audit/events?after=2026-01-01T00:00:00.000Z_1`, expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "GET /audit/export.csv": { path: "/audit/export.csv", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },

@@ -1,6 +1,7 @@
 // The typed catalogue of audit actions. Each entry says when it fires; details never carry PHI.
 // Later features add their actions here, and recordAudit() accepts nothing else.
 export const AUDIT_ACTIONS = {
+  "audit.exported": "An admin or auditor downloaded the audit trail as CSV; recorded before the first byte is sent. Target: the practice. Details: from, to, group, outcome (the filters used), by_person and by_target (whether those filters were set; never their values).",
   "practice.created": "A practice (tenant) was created. Details: none.",
   "auth.signup": "A person signed up: with a new practice (and its admin membership), or by accepting an invitation (practice chain). Details: invitation (when invited), provider = clerk (when joined through a Clerk sign-in).",
   "auth.signup.existing_email": "Sign-up was attempted with an email that already has an account; the owner was emailed (platform chain). Target: that user.",

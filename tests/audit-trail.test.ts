@@ -1,0 +1,136 @@
+// The audit trail viewer and its CSV export, for admins and auditors.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { parse } from "csv-parse/sync";
+import { CSV_COLUMNS, neutralise } from "../src/audit/export.ts";
+import { recordAudit } from "../src/audit/record.ts";
+import { withTenant } from "../src/platform/db.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { Client } from "./support/browserless.ts";
+import { makePerson, type Member, sessionToken } from "./support/people.ts";
+
+let t: TestApp;
+let admin: Member;
+let auditor: Member;
+let other: Member;
+
+async function seed(person: Member, n: number, extra: Partial<Parameters<typeof recordAudit>[1]> = {}) {
+  for (let i = 0; i < n; i++) {
+    await withTenant(t.db, { practiceId: person.practiceId, actor: "test" }, (tx) =>
+      recordAudit(tx, { practiceId: person.practiceId, actor: { type: "user", id: person.userId, role: "admin" }, action: "team.invited", target: { type: "invitation", id: `inv-${i}` }, details: { role: "staff" }, ...extra }),
+    );
+  }
+}
+
+async function clientFor(person: Member) {
+  const client = new Client(t);
+  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
+  return client;
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await makePerson(t, { practiceName: "Riverbend Family Practice" });
+  auditor = await makePerson(t, { practiceId: admin.practiceId, role: "auditor" });
+  other = await makePerson(t, { practiceName: "Elsewhere Clinic" });
+  await seed(admin, 55);
+  await seed(admin, 1, { action: "access.denied", outcome: "denied", target: { type: "route", id: "=HYPERLINK(\"http://evil\")" }, details: { reason: "+1-not-a-formula" } });
+  await seed(other, 3);
+});
+afterAll(() => t.close());
+
+describe("CSV export", () => {
+  test("streams the practice's events with a header, UTC times and the hash chain, under a telling file name", async () => {
+    const client = await clientFor(auditor);
+    const res = await client.get("/audit/export.csv");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    const today = new Date().toISOString().slice(0, 10);
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="audit-riverbend-family-practice-start-to-${today}.csv"`);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const text = await res.text();
+    const records = parse(text) as string[][];
+    expect(records[0]).toEqual([...CSV_COLUMNS]);
+    const rows = records.slice(1);
+    const expected = await t.ownerDb.selectFrom("audit_events").select(["chain_seq", "hash", "prev_hash"]).where("practice_id", "=", admin.practiceId).orderBy("chain_seq").execute();
+    // The export itself was recorded before the first byte, so it is the last row.
+    expect(rows.map((r) => r[1])).toEqual(expected.map((e) => e.chain_seq));
+    expect(rows.map((r) => r[15])).toEqual(expected.map((e) => e.hash));
+    expect(rows.map((r) => r[14])).toEqual(expected.map((e) => e.prev_hash));
+    for (const r of rows) expect(r[0]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(rows.at(-1)![9]).toBe("audit.exported");
+    expect(text).not.toContain("Elsewhere");
+  });
+
+  test("cells that a spreadsheet would run as formulas are neutralised", async () => {
+    expect(neutralise("=1+1")).toBe("'=1+1");
+    for (const start of ["+", "-", "@", "\t", "\r"]) expect(neutralise(`${start}x`)).toBe(`'${start}x`);
+    expect(neutralise("plain")).toBe("plain");
+    const rows = parse(await (await (await clientFor(admin)).get("/audit/export.csv?outcome=denied")).text()) as string[][];
+    const denied = rows.slice(1).filter((r) => r[9] === "access.denied");
+    expect(denied).toHaveLength(1);
+    expect(denied[0]![11]).toBe(`'=HYPERLINK("http://evil")`);
+  });
+
+  test("filters apply, and the export is audited with which filters were used but not their values", async () => {
+    const client = await clientFor(admin);
+    const res = await client.get(`/audit/export.csv?group=access&target=${encodeURIComponent('=HYPERLINK("http://evil")')}`);
+    const rows = (parse(await res.text()) as string[][]).slice(1);
+    expect(rows.map((r) => r[9])).toEqual(["access.denied"]);
+    const event = await t.ownerDb.selectFrom("audit_events").select(["details", "actor_id", "outcome"]).where("action", "=", "audit.exported").where("practice_id", "=", admin.practiceId).orderBy("chain_seq", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(event).toMatchObject({ actor_id: admin.userId, outcome: "success", details: { group: "access", by_target: true, by_person: false, from: null, to: null, outcome: null } });
+    expect(JSON.stringify(event.details)).not.toContain("HYPERLINK");
+  });
+
+  test("a day range is read in the practice's time zone", async () => {
+    // Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 hours apart: their "today" always differ.
+    const island = await makePerson(t, { practiceName: "Island Clinic" });
+    await t.ownerDb.updateTable("practices").set({ time_zone: "Pacific/Kiritimati" }).where("id", "=", island.practiceId).execute();
+    await seed(island, 1);
+    const localDay = (timeZone: string) => new Intl.DateTimeFormat("en-CA", { timeZone }).format(new Date());
+    const client = await clientFor(island);
+    const actions = async (day: string) =>
+      (parse(await (await client.get(`/audit/export.csv?from=${day}&to=${day}`)).text()) as string[][]).slice(1).map((r) => r[9]);
+    expect(await actions(localDay("Pacific/Kiritimati"))).toContain("team.invited");
+    expect(await actions(localDay("Pacific/Pago_Pago"))).not.toContain("team.invited");
+    expect((await client.get("/audit/export.csv?from=2026-99-01")).status).toBe(303);
+  });
+});
+
+describe("viewer", () => {
+  test("newest first, fifty at a time, with an htmx 'Load more' that carries the page nonce", async () => {
+    const client = await clientFor(admin);
+    const res = await client.get("/audit");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const nonce = /script-src[^;]*'nonce-([^']+)'/.exec(res.headers.get("content-security-policy")!)![1]!;
+    const times = [...html.matchAll(/<time datetime="([^"]+)"/g)].map((m) => m[1]!);
+    expect(times).toHaveLength(50);
+    expect([...times].sort().reverse()).toEqual(times);
+    const more = /<button[^>]*hx-get="([^"]+)"[^>]*hx-nonce="([^"]+)"/.exec(html)!;
+    expect(more[2]).toBe(nonce);
+    const next = await client.get(more[1]!.replace(/&amp;/g, "&"), { "hx-request": "true" });
+    expect(next.status).toBe(200);
+    const fragment = await next.text();
+    expect(fragment).not.toContain("<html");
+    const nextTimes = [...fragment.matchAll(/<time datetime="([^"]+)"/g)].map((m) => m[1]!);
+    expect(times.length + nextTimes.length).toBeGreaterThanOrEqual(56);
+    expect(nextTimes.every((n) => n <= times.at(-1)!)).toBe(true);
+  });
+
+  test("each row expands to its details; filters narrow the list; bad filters are explained", async () => {
+    const client = await clientFor(auditor);
+    const html = await (await client.get("/audit?outcome=denied")).text();
+    expect(html).toContain("<details>");
+    expect([...html.matchAll(/<time datetime=/g)]).toHaveLength(1);
+    expect(html).toContain("access.denied");
+    const bad = await client.get("/audit?from=2026-12-31&to=2026-01-01");
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toContain("The end date must not be before the start date");
+  });
+
+  test("staff cannot read the audit trail", async () => {
+    const staff = await makePerson(t, { practiceId: admin.practiceId, role: "staff" });
+    expect((await (await clientFor(staff)).get("/audit")).status).toBe(403);
+    expect((await (await clientFor(staff)).get("/audit/export.csv")).status).toBe(403);
+  });
+});
