@@ -5,15 +5,25 @@ import { freshDatabase, startTestStack, stopTestStack } from "../../tests/suppor
 import { withOwnerKysely } from "../support/owner-database.ts";
 import { benchAuditWrite } from "./audit-write.ts";
 import { benchHttpChain } from "./http-chain.ts";
+import { benchAuditExport } from "./audit-export.ts";
 
-export type BenchStack = { appUrl: string; owner: Kysely<any>; blobConnectionString: string };
+export type BenchStack = { appUrl: string; ownerUrl: string; owner: Kysely<any>; blobConnectionString: string; events?: number };
 
 const BENCHES: Record<string, (stack: BenchStack) => Promise<string[]>> = {
   "audit-write": benchAuditWrite,
   "http-chain": benchHttpChain,
+  audit: benchAuditExport,
 };
 
-const names = process.argv.slice(2);
+// `--events=N` sizes the audit export benchmark (1,000,000 by default).
+const args = process.argv.slice(2);
+const eventsArg = args.find((a) => a.startsWith("--events="));
+const events = eventsArg ? Number(eventsArg.slice("--events=".length)) : undefined;
+if (events !== undefined && !(Number.isInteger(events) && events > 0)) {
+  console.error("--events takes a whole number above 0");
+  process.exit(2);
+}
+const names = args.filter((a) => !a.startsWith("--"));
 const unknown = names.filter((n) => !(n in BENCHES));
 if (unknown.length) {
   console.error(`Unknown benchmark(s): ${unknown.join(", ")}. Available: ${Object.keys(BENCHES).join(", ")}`);
@@ -25,7 +35,7 @@ try {
   for (const name of names.length ? names : Object.keys(BENCHES)) {
     const database = await freshDatabase();
     const lines = await withOwnerKysely(database.ownerUrl, (owner) =>
-      BENCHES[name]!({ appUrl: database.appUrl, owner, blobConnectionString: stack.azurite.connectionString }),
+      BENCHES[name]!({ appUrl: database.appUrl, ownerUrl: database.ownerUrl, owner, blobConnectionString: stack.azurite.connectionString, events }),
     );
     console.log(lines.join("\n"));
   }

@@ -20,13 +20,14 @@ export function neutralise(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
+// Times, sequence numbers, ids, codes and hashes are written by us in fixed shapes; only these
+// columns can hold text that came from outside (names, user agents, targets, details).
 function toRecord(row: AuditRow): string[] {
-  const cells = [
-    new Date(row.occurred_at).toISOString(), String(row.chain_seq), row.actor_type, row.actor_id ?? "", row.actor_name ?? "",
-    row.actor_role ?? "", row.ip ?? "", row.user_agent ?? "", row.request_id ?? "", row.action, row.target_type ?? "",
-    row.target_id ?? "", row.outcome, JSON.stringify(row.details ?? {}), row.prev_hash, row.hash,
+  return [
+    new Date(row.occurred_at).toISOString(), String(row.chain_seq), row.actor_type, row.actor_id ?? "", neutralise(row.actor_name ?? ""),
+    row.actor_role ?? "", neutralise(row.ip ?? ""), neutralise(row.user_agent ?? ""), neutralise(row.request_id ?? ""), row.action,
+    neutralise(row.target_type ?? ""), neutralise(row.target_id ?? ""), row.outcome, neutralise(JSON.stringify(row.details ?? {})), row.prev_hash, row.hash,
   ];
-  return cells.map(neutralise);
 }
 
 export function auditCsvStream(db: Db, scope: { practiceId: string; userId: string; timeZone: string }, filters: AuditFilters): ReadableStream<Uint8Array> {
