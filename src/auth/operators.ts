@@ -8,7 +8,7 @@ import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import { recordAudit } from "../audit/record.ts";
 import { randomToken, sha256Hex } from "../platform/crypto.ts";
-import type { Tx } from "../platform/db.ts";
+import { setContext, type Tx } from "../platform/db.ts";
 import type { Database } from "../platform/schema.ts";
 
 export const OPERATOR_SETUP_MINUTES = 60;
@@ -66,7 +66,7 @@ export async function deactivateUser(owner: Kysely<Database>, input: { email: st
     if (user.status === "deactivated") throw new OperatorError(`${email} is already deactivated.`);
     await tx.updateTable("users").set({ status: "deactivated", updated_at: sql`now()` }).where("id", "=", user.id).execute();
     // Sessions are private to their user under RLS: read and end them as that user.
-    await sql`SELECT set_config('app.user_id', ${user.id}, true)`.execute(tx);
+    await setContext(tx, { userId: user.id });
     const ended = await tx.updateTable("sessions").set({ revoked_at: sql`now()`, revoked_reason: "deactivated" })
       .where("user_id", "=", user.id).where("revoked_at", "is", null).executeTakeFirst();
     const sessions = Number(ended.numUpdatedRows);

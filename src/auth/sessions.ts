@@ -4,7 +4,7 @@
 import type { Config } from "../config.ts";
 import type { RequestMeta } from "../context.ts";
 import { randomToken, sha256Hex } from "../platform/crypto.ts";
-import { type Db, type Tx, withContext } from "../platform/db.ts";
+import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { Session, User } from "../platform/schema.ts";
 import { findSessionByTokenHash, findUserById, insertSession, revokeSession, touchSession } from "./repo.ts";
 
@@ -52,9 +52,11 @@ export async function extendSession(db: Db, session: Session, settings: SessionS
 export async function resolveSession(db: Db, token: string, settings: SessionSettings): Promise<ResolvedSession | null> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
   const tokenHash = sha256Hex(token);
-  const found = await withContext(db, { actor: "session", sessionTokenHash: tokenHash }, (tx) => findSessionByTokenHash(tx, tokenHash));
-  if (!found) return null;
-  return withContext(db, { actor: `user:${found.user_id}`, userId: found.user_id }, async (tx) => {
+  // One transaction per request: the token hash finds the row, then the context names its user.
+  return withContext(db, { actor: "session", sessionTokenHash: tokenHash }, async (tx) => {
+    const found = await findSessionByTokenHash(tx, tokenHash);
+    if (!found) return null;
+    await setContext(tx, { userId: found.user_id });
     const user = await findUserById(tx, found.user_id);
     const now = Date.now();
     const reason =

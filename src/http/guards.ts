@@ -9,12 +9,15 @@ import { can, type Permission } from "../auth/permissions.ts";
 import { findActiveMembership } from "../auth/repo.ts";
 import { type Db, withContext } from "../platform/db.ts";
 
+/** Where someone without a session goes: the sign-in page, or a 401 fragment for htmx. */
+function toSignIn(c: Context<HonoEnv>): Response | Promise<Response> {
+  if (isFragmentRequest(c)) return respondWithError(c, 401, "Your session has ended. Sign in again to continue.");
+  return c.redirect("/login", 303);
+}
+
 export function requireSignedIn(): MiddlewareHandler<HonoEnv> {
   return async function requireSignedIn(c, next) {
-    if (!c.get("session")) {
-      if (isFragmentRequest(c)) return respondWithError(c, 401, "Your session has ended. Sign in again to continue.");
-      return c.redirect("/login", 303);
-    }
+    if (!c.get("session")) return toSignIn(c);
     await next();
   };
 }
@@ -23,10 +26,7 @@ export function requireSignedIn(): MiddlewareHandler<HonoEnv> {
 function notPastMfa(c: Context<HonoEnv>): Response | Promise<Response> | null {
   const session = c.get("session");
   const user = c.get("user");
-  if (!session || !user) {
-    if (isFragmentRequest(c)) return respondWithError(c, 401, "Your session has ended. Sign in again to continue.");
-    return c.redirect("/login", 303);
-  }
+  if (!session || !user) return toSignIn(c);
   if (!session.mfa_verified_at) return c.redirect(user.totp_enabled_at ? "/mfa/verify" : "/mfa/setup", 303);
   return null;
 }
