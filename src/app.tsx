@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", practiceRoutes({ db: deps.db }));
   app.route("/", accountRoutes({ db: deps.db, config }));
   app.route("/", teamRoutes(auth));
-  app.route("/", auditRoutes({ db: deps.db }));
+  app.route("/", auditRoutes({ db: deps.db, hmacKeys: config.keys.hmac }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 

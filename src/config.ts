@@ -33,6 +33,9 @@ function keyRing(bytes: number) {
   });
 }
 
+/** A five-field cron expression (minute hour day month weekday), evaluated in UTC. */
+const cron = z.string().trim().regex(/^\S+(\s+\S+){4}$/, "must be a cron expression with five fields, e.g. \"15 2 * * *\" (UTC)");
+
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
@@ -64,6 +67,9 @@ const schema = z
     MAIL_DIR: z.string().min(1).default(".data/mail"),
     SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(240).default(15),
     SESSION_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(24).default(12),
+    // Background work (pg-boss cron schedules, UTC).
+    AUDIT_PARTITIONS_CRON: cron.default("5 2 * * *"),
+    AUDIT_CHECKPOINT_CRON: cron.default("15 2 * * *"),
     AUTH_PROVIDER: z.enum(["local", "clerk"]).default("local"),
     CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_[A-Za-z0-9$=_-]+$/, "must be a Clerk publishable key (pk_test_… or pk_live_…)").optional(),
     // The instance's PEM public key: session tokens are verified without calling Clerk.
@@ -131,6 +137,7 @@ const schema = z
       // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
       mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },
       session: { idleMinutes: env.SESSION_IDLE_MINUTES, absoluteHours: env.SESSION_ABSOLUTE_HOURS },
+      schedules: { auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON },
       auth: {
         provider: env.AUTH_PROVIDER,
         clerk: env.AUTH_PROVIDER === "clerk"

@@ -1,4 +1,5 @@
-// Production entry (also what `bun run dev` reloads): config → db → migrations check → HTTP.
+// Production entry (also what `bun run dev` reloads): config → db → migrations check → background
+// queue → HTTP.
 // It never starts embedded services: those belong to scripts/dev.ts and the tests.
 import { createApp } from "./app.tsx";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -7,6 +8,8 @@ import { createDb } from "./platform/db.ts";
 import { createLogger } from "./platform/log.ts";
 import { createMailer } from "./platform/mail.ts";
 import { pendingMigrations } from "./platform/migrator.ts";
+import { createQueue } from "./platform/queue.ts";
+import { scheduledTasks } from "./schedules.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -32,6 +35,13 @@ try {
   fail(`Cannot reach the database: ${error instanceof Error ? error.message : String(error)}`);
 }
 
+const queue = createQueue({ url: config.database.url, logger, tasks: scheduledTasks({ config, db }) });
+try {
+  await queue.start();
+} catch (error) {
+  fail(`Cannot start the background queue: ${error instanceof Error ? error.message : String(error)}`);
+}
+
 const app = createApp({ config, db, blob, logger, mailer: createMailer(config.mail) });
 
 let server: ReturnType<typeof Bun.serve>;
@@ -51,6 +61,7 @@ async function shutdown(signal: string) {
   stopping = true;
   logger.info({ signal }, "shutting down: finishing in-flight requests");
   await server.stop(false); // stop accepting, let in-flight requests finish
+  await queue.stop(); // let running background tasks finish
   await db.destroy();
   logger.info("stopped");
   process.exit(0);

@@ -75,19 +75,30 @@ describe("recordAudit", () => {
   });
 
   test("the database computes the chain: the app cannot choose seq, time or hashes", async () => {
+    // A time earlier in this month reaches this month's partition and is overwritten with now().
+    const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
     await withTenant(t.db, { practiceId: b, actor: "test" }, (tx) =>
       tx.insertInto("audit_events").values({
         practice_id: b, actor_type: "anonymous", action: "practice.created", outcome: "success",
-        chain_seq: "999", prev_hash: "f".repeat(64), hash: "e".repeat(64), occurred_at: new Date("2000-01-01"),
+        chain_seq: "999", prev_hash: "f".repeat(64), hash: "e".repeat(64), occurred_at: monthStart,
       } as never).execute(),
     );
-    const { rows } = await sql<{ chain_seq: string; prev_hash: string; hash: string; year: number }>`
-      SELECT chain_seq::text, prev_hash, hash, extract(year FROM occurred_at)::int AS year FROM audit_events
+    const { rows } = await sql<{ chain_seq: string; prev_hash: string; hash: string; age_s: number }>`
+      SELECT chain_seq::text, prev_hash, hash, extract(epoch FROM now() - occurred_at)::float AS age_s FROM audit_events
       WHERE practice_id = ${b} ORDER BY chain_seq DESC LIMIT 1`.execute(t.ownerDb);
     expect(rows[0]!.chain_seq).toBe("2");
     expect(rows[0]!.prev_hash).not.toBe("f".repeat(64));
     expect(rows[0]!.hash).not.toBe("e".repeat(64));
-    expect(rows[0]!.year).toBeGreaterThanOrEqual(2026);
+    expect(rows[0]!.age_s).toBeLessThan(60);
+    // A backdated time in another month is refused outright: no event can be slipped into the past.
+    await expect(
+      withTenant(t.db, { practiceId: b, actor: "test" }, (tx) =>
+        tx.insertInto("audit_events").values({
+          practice_id: b, actor_type: "anonymous", action: "practice.created", outcome: "success",
+          chain_seq: "1", prev_hash: "f".repeat(64), hash: "e".repeat(64), occurred_at: new Date("2000-01-01"),
+        } as never).execute(),
+      ),
+    ).rejects.toThrow(/no partition/);
   });
 
   test("platform events form their own chain and are invisible inside a practice", async () => {

@@ -45,7 +45,7 @@ describe("row-level security", () => {
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
       LEFT JOIN pg_policy p ON p.polrelid = c.oid
-      WHERE c.relkind IN ('r', 'p')
+      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND (c.relname = 'practices' OR EXISTS (
           SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'practice_id' AND NOT a.attisdropped))
       GROUP BY c.relname, c.relrowsecurity, c.relforcerowsecurity
@@ -59,11 +59,26 @@ describe("row-level security", () => {
     }
   });
 
+  test("partitions are reachable only through their parent, whose policies apply: the app role has no privilege on them", async () => {
+    const { rows } = await sql<{ partition: string; parent: string; app_privileges: boolean }>`
+      SELECT c.relname AS partition, parent.relname AS parent,
+             has_table_privilege('plh_app', c.oid, 'SELECT,INSERT,UPDATE,DELETE') AS app_privileges
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+      JOIN pg_inherits i ON i.inhrelid = c.oid
+      JOIN pg_class parent ON parent.oid = i.inhparent
+      WHERE c.relispartition AND c.relkind = 'r'
+      ORDER BY 1`.execute(t.ownerDb);
+    expect(rows.length).toBeGreaterThanOrEqual(4); // this month and three ahead
+    for (const row of rows) expect(row).toEqual({ partition: row.partition, parent: "audit_events", app_privileges: false });
+  });
+
   // Policies that grant rows by something other than the tenant, each for a stated reason. Any
   // other policy on a practice table must compare practice_id (or id) with app_current_practice()
   // in both USING and WITH CHECK: a policy such as USING (true) fails here.
   const NOT_BY_TENANT: Record<string, string> = {
     "audit_events.audit_events_platform": "platform events: practice_id IS NULL, outside any tenant",
+    "audit_checkpoints.audit_checkpoints_platform": "the platform chain's checkpoints: practice_id IS NULL, outside any tenant",
     "memberships.memberships_own_read": "a user reads their own memberships (SELECT only)",
     "practices.practices_member_read": "a member reads the names of their practices (SELECT only)",
     "sessions.sessions_owner": "sessions belong to a user, found by user or by token hash",

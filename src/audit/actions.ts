@@ -1,6 +1,8 @@
 // The typed catalogue of audit actions. Each entry says when it fires; details never carry PHI.
 // Later features add their actions here, and recordAudit() accepts nothing else.
 export const AUDIT_ACTIONS = {
+  "audit.checkpoint.written": "The daily checkpoint task verified a chain's links since its last signed checkpoint and recorded the head, signed with an HMAC key id (actor system:audit-checkpoint, in the chain it checked; outcome error when a link is broken). Target: the chain (practice id or platform). Details: status = verified | broken, through_seq, events (count walked), broken_seq and problem (when broken).",
+  "audit.partitions.created": "The daily partition task created monthly audit partitions ahead of time (platform chain, actor system:audit-partitions); nothing is recorded when all existed. Details: created (count), through (the last month covered, YYYY-MM).",
   "audit.exported": "An admin or auditor downloaded the audit trail as CSV; recorded before the first byte is sent. Target: the practice. Details: from, to, group, outcome (the filters used), by_person and by_target (whether those filters were set; never their values).",
   "practice.created": "A practice (tenant) was created. Details: none.",
   "auth.signup": "A person signed up: with a new practice (and its admin membership), or by accepting an invitation (practice chain). Details: invitation (when invited), provider = clerk (when joined through a Clerk sign-in).",

@@ -8,7 +8,9 @@ import { requestMeta } from "../http/request-context.ts";
 import { listMembers } from "../teams/repo.ts";
 import { findPractice } from "../practices/repo.ts";
 import { type Db, withContext } from "../platform/db.ts";
-import { AuditTrailPage, type TrailRow, TrailRows } from "../../views/audit/trail.tsx";
+import { AuditTrailPage, type TrailIntegrity, type TrailRow, TrailRows } from "../../views/audit/trail.tsx";
+import type { KeyRing } from "../platform/crypto.ts";
+import { type CheckpointStatus, checkpointStatus } from "./checkpoint.ts";
 import { auditCsvStream } from "./export.ts";
 import { ACTION_GROUPS, type AuditFilters, auditFilterSchema, describeFilters } from "./filters.ts";
 import { recordAudit } from "./record.ts";
@@ -33,7 +35,23 @@ function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "practice";
 }
 
-export function auditRoutes(deps: { db: Db }) {
+function describeIntegrity(status: CheckpointStatus, timeZone: string): TrailIntegrity {
+  const format = (d: Date) => new Intl.DateTimeFormat("en-US", { timeZone, dateStyle: "medium", timeStyle: "short" }).format(d);
+  switch (status.kind) {
+    case "none":
+      return status;
+    case "verified":
+      return status.throughAt
+        ? { kind: "verified", through: format(status.throughAt), throughUtc: status.throughAt.toISOString(), checked: format(status.checkedAt) }
+        : { kind: "none" };
+    case "broken":
+      return { kind: "broken", checked: format(status.checkedAt), brokenSeq: status.brokenSeq };
+    default:
+      return { kind: status.kind, checked: format(status.checkedAt) };
+  }
+}
+
+export function auditRoutes(deps: { db: Db; hmacKeys: KeyRing }) {
   const app = new Hono<HonoEnv>();
   const read = requirePermission(deps, "audit.read");
 
@@ -73,16 +91,17 @@ export function auditRoutes(deps: { db: Db }) {
   app.get("/audit", read, async (c) => {
     const { userId, practiceId, practice, form } = await scope(c);
     const filters: AuditFilters = form.ok ? form.data : {};
-    const { rows, people } = await withContext(deps.db, { actor: `user:${userId}`, userId, practiceId }, async (tx) => ({
+    const { rows, people, integrity } = await withContext(deps.db, { actor: `user:${userId}`, userId, practiceId }, async (tx) => ({
       rows: await listEventsPage(tx, practiceId, filters, practice.time_zone, null, PAGE),
       people: (await listMembers(tx, practiceId)).map((m) => ({ id: m.userId, name: m.fullName })),
+      integrity: await checkpointStatus(tx, deps.hmacKeys, practiceId),
     }));
     return render(c, {
       title: "Audit trail",
       status: form.ok ? 200 : 422,
       page: (
         <AuditTrailPage
-          practiceName={practice.name} timeZone={practice.time_zone} filters={form.ok ? form.data : (c.req.query() as Record<string, string>)}
+          integrity={describeIntegrity(integrity, practice.time_zone)} practiceName={practice.name} timeZone={practice.time_zone} filters={form.ok ? form.data : (c.req.query() as Record<string, string>)}
           errors={form.ok ? undefined : form.errors} people={people} groups={ACTION_GROUPS} rows={toRows(rows, practice.time_zone)}
           nextUrl={nextUrl(rows, filters)} exportUrl={`/audit/export.csv${filterQuery(filters)}`}
         />

@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Kysely } from "kysely";
 import { FileMigrationProvider, Migrator } from "kysely/migration";
+import { installQueueSchema, QUEUE_SCHEMA_VERSION, queueSchemaVersion } from "./queue.ts";
 
 export const MIGRATIONS_DIR = path.resolve(import.meta.dir, "../../migrations");
 
@@ -13,18 +14,26 @@ export function createMigrator(db: Kysely<any>): Migrator {
   });
 }
 
-/** Names of migrations not yet applied; read-only, so the app role can call it at boot. */
+/** Names of migrations not yet applied (and pg-boss's schema when behind); read-only, so the app role can call it at boot. */
 export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
   const all = await createMigrator(db).getMigrations();
-  return all.filter((m) => !m.executedAt).map((m) => m.name);
+  const pending = all.filter((m) => !m.executedAt).map((m) => m.name);
+  const queueVersion = await queueSchemaVersion(db);
+  if (queueVersion === null || queueVersion < QUEUE_SCHEMA_VERSION) pending.push(`pg-boss schema v${QUEUE_SCHEMA_VERSION}`);
+  return pending;
 }
 
-/** Runs every pending migration, throwing with the failing migration's name on error. */
+/**
+ * Runs every pending migration, throwing with the failing migration's name on error, then installs
+ * or upgrades pg-boss's schema (the background queue), which pg-boss versions itself.
+ */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await createMigrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+  const applied = (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+  const queue = await installQueueSchema(db);
+  return queue ? [...applied, queue] : applied;
 }

@@ -35,6 +35,19 @@ export interface AuditEventsTable {
   hash: ColumnType<string, never, never>;
 }
 
+export interface AuditCheckpointsTable {
+  id: Generated<string>;
+  practice_id: string | null;
+  through_seq: string;
+  through_hash: string;
+  through_at: Date | null;
+  checked_at: Date;
+  status: "verified" | "broken";
+  problem: ColumnType<Record<string, unknown> | null, string | null, never>;
+  key_id: string;
+  signature: string;
+}
+
 export interface UsersTable {
   id: Generated<string>;
   email: string;
@@ -129,6 +142,7 @@ export interface Database {
   invitations: InvitationsTable;
   practices: PracticesTable;
   audit_events: AuditEventsTable;
+  audit_checkpoints: AuditCheckpointsTable;
   users: UsersTable;
   user_recovery_codes: UserRecoveryCodesTable;
   memberships: MembershipsTable;

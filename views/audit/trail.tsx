@@ -49,7 +49,43 @@ export function TrailRows(props: { rows: TrailRow[]; nextUrl: string | null }) {
   return <Rows {...props} />;
 }
 
+/** What the latest signed checkpoint says, already worded in the practice's time zone. */
+export type TrailIntegrity =
+  | { kind: "verified"; through: string; throughUtc: string; checked: string }
+  | { kind: "stale" | "broken" | "forged"; checked: string; brokenSeq?: string }
+  | { kind: "none" };
+
+function Integrity(props: { integrity: TrailIntegrity }) {
+  const i = props.integrity;
+  if (i.kind === "verified") {
+    return (
+      <p class="alert alert-success" role="status" id="audit-integrity">
+        Verified through <time datetime={i.throughUtc}>{i.through}</time>: every link of this practice's audit chain up to then was
+        recomputed and matches the signed daily checkpoint (checked {i.checked}).
+      </p>
+    );
+  }
+  if (i.kind === "none") {
+    return (
+      <p class="alert alert-info" role="status" id="audit-integrity">
+        Not verified yet: the daily integrity check runs early each morning (UTC) and will report here.
+      </p>
+    );
+  }
+  const message = {
+    stale: `The audit trail has not been verified since ${i.checked}: the daily integrity check has stopped running.`,
+    broken: `The audit trail failed its integrity check on ${i.checked}: the chain is broken at event ${i.brokenSeq ?? "?"}.`,
+    forged: `The latest integrity checkpoint (${i.checked}) does not carry a valid signature.`,
+  }[i.kind];
+  return (
+    <p class="alert alert-error" role="alert" id="audit-integrity">
+      <strong>Warning.</strong> {message} Contact your platform's support; do not rely on this trail until it is explained.
+    </p>
+  );
+}
+
 export function AuditTrailPage(props: {
+  integrity: TrailIntegrity;
   practiceName: string;
   timeZone: string;
   filters: TrailFilters;
@@ -66,6 +102,7 @@ export function AuditTrailPage(props: {
     <section aria-labelledby="audit-title">
       <h1 id="audit-title">Audit trail</h1>
       <p>Every action in {props.practiceName}, newest first. Times are shown in {props.timeZone}; the export gives them in UTC.</p>
+      <Integrity integrity={props.integrity} />
       <FormErrors errors={e} />
       <form method="get" action="/audit" class="filters" aria-label="Filter the audit trail">
         <Field name="from" label="From (date)" type="date" value={f.from} error={e.from} required={false} />
