@@ -9,6 +9,7 @@ export const CATALOGUE_DOC = path.resolve(import.meta.dir, "../docs/audit-events
 const GROUPS: Record<string, string> = {
   access: "Access control",
   audit: "The audit trail itself",
+  baa: "Business Associate Agreements",
   auth: "Sign-up, sign-in and sessions",
   mfa: "Two-step sign-in",
   operator: "Platform operators",

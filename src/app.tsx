@@ -26,6 +26,8 @@ import { sessionLoader } from "./http/session.ts";
 import { practiceRoutes } from "./practices/routes.tsx";
 import { teamRoutes } from "./teams/routes.tsx";
 import { auditRoutes } from "./audit/routes.tsx";
+import { baaBanner } from "./baa/http.tsx";
+import { baaRoutes } from "./baa/routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
 export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer };
@@ -60,6 +62,9 @@ export function createApp(deps: AppDeps) {
     });
   }
 
+  //    Admins of a practice without the BAA in force see a banner on every full page (baa/http.tsx).
+  app.use(baaBanner({ db: deps.db }));
+
   // Routes.
   const auth = { db: deps.db, config, mailer: deps.mailer, logger: deps.logger };
   app.route("/", healthRoutes({ db: deps.db, blob: deps.blob }));
@@ -72,6 +77,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", practiceRoutes({ db: deps.db }));
   app.route("/", accountRoutes({ db: deps.db, config }));
   app.route("/", teamRoutes(auth));
+  app.route("/", baaRoutes({ db: deps.db, blob: deps.blob, config }));
   app.route("/", auditRoutes({ db: deps.db, hmacKeys: config.keys.hmac }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));

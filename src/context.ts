@@ -25,5 +25,7 @@ export type HonoEnv = {
     clerkRefusal?: "no-account" | "no-second-factor" | "ended" | "invalid";
     /** The active practice and the user's role in it, set by requirePermission. */
     membership?: { practiceId: string; role: Role };
+    /** Admins only: the practice lacks the BAA in force, so every page shows a banner (baa/http.tsx). */
+    baaBanner?: "never_signed" | "out_of_date";
   };
 };

@@ -1,5 +1,6 @@
 import { FlashRegion } from "./components/flash.tsx";
 import { NonceContext } from "./components/nonce-context.ts";
+import { BaaBanner } from "./baa/pages.tsx";
 
 export type Flash = { kind: "success" | "error" | "info"; message: string };
 
@@ -12,6 +13,8 @@ export type LayoutProps = {
   idleSeconds?: number | null;
   /** Clerk mode, signed in: load Clerk's script so its short-lived session token keeps refreshing. */
   clerk?: { scriptUrl: string; publishableKey: string } | null;
+  /** Admins: the practice lacks the BAA in force (shown above every page's content). */
+  baaBanner?: "never_signed" | "out_of_date";
   children?: any;
 };
 
@@ -21,7 +24,7 @@ export type LayoutProps = {
  * styles from 'self' only.
  */
 export function Layout(props: LayoutProps) {
-  const { title, nonce, flash, user, idleSeconds, clerk, children } = props;
+  const { title, nonce, flash, user, idleSeconds, clerk, baaBanner, children } = props;
   return (
     <html lang="en">
       <head>
@@ -86,6 +89,7 @@ export function Layout(props: LayoutProps) {
           </div>
         </header>
         <main id="main" tabindex={-1} class="container">
+          {baaBanner ? <BaaBanner state={baaBanner} /> : null}
           <FlashRegion messages={flash} />
           <NonceContext.Provider value={nonce}>{children}</NonceContext.Provider>
         </main>

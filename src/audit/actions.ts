@@ -32,6 +32,11 @@ export const AUDIT_ACTIONS = {
   "operator.created": "`bun run operator:create` made a platform operator (platform chain, actor system:operator-create). Target: the user. Details: new_account.",
   "auth.user.deactivated": "`bun run user:deactivate` deactivated an account; all its sessions ended (platform chain, actor system:user-deactivate). Target: the user. Details: sessions, reason (ops' short text, no PHI).",
   "auth.signout_all": "A user signed out everywhere, ending all their sessions. Details: sessions (count).",
+  "practice.profile.updated": "An admin saved the practice profile in the BAA wizard (legal name, address, NPI, privacy officer, time zone). Target: the practice. Details: npi (whether one was given), time_zone.",
+  "baa.viewed": "Someone with baa.read opened the Business Associate Agreement: its text on screen, the unsigned PDF, or the signature history. Target: the BAA version (history: the practice). Details: view = text | pdf | history, version.",
+  "baa.signed": "An admin signed the current BAA for the practice; the executed PDF went to private blob storage and the practice became active. Target: the signature. Details: version, baa_sha256, pdf_sha256, verification_id.",
+  "baa.downloaded": "An executed BAA PDF was opened through its signed link (redirected to a read SAS valid for seconds); a bad, expired or foreign link is recorded as denied. Target: the signature. Details: verification_id, or reason (denied).",
+  "baa.version.published": "`bun run baa:publish` published a new BAA version (platform chain, actor system:baa-publish); practices must sign it once it is in effect. Target: the BAA version. Details: version, sha256, effective_at.",
 } as const satisfies Record<string, string>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -2,7 +2,7 @@
 // tests) and account-key deployments; account-URL mode uses DefaultAzureCredential (managed
 // identity) in production.
 import { DefaultAzureCredential } from "@azure/identity";
-import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import { BlobSASPermissions, BlobServiceClient, type ContainerClient, SASProtocol, type StoragePipelineOptions, type UserDelegationKey } from "@azure/storage-blob";
 import type { Config } from "../config.ts";
 
 export type BlobStore = {
@@ -11,6 +11,10 @@ export type BlobStore = {
   /** Fails fast (one try, short timeout) when storage is unreachable: used by /readyz. */
   ping(timeoutMs?: number): Promise<void>;
   ensureContainer(): Promise<void>;
+  /** Writes a private blob with its content type; refuses to overwrite an existing blob (evidence). */
+  putPrivate(name: string, data: Uint8Array, contentType: string): Promise<void>;
+  /** A read-only URL for one blob, valid `seconds` (see readSasUrl below). */
+  readUrl(name: string, options: ReadUrlOptions): Promise<string>;
 };
 
 function serviceClient(settings: Config["blob"], pipeline: StoragePipelineOptions): BlobServiceClient {
@@ -34,6 +38,73 @@ export function createBlobStore(settings: Config["blob"]): BlobStore {
       // Private: no anonymous access level is ever set on the PHI container.
       await container.createIfNotExists();
     },
+    async putPrivate(name, data, contentType) {
+      await container.getBlockBlobClient(name).uploadData(data, {
+        blobHTTPHeaders: { blobContentType: contentType },
+        conditions: { ifNoneMatch: "*" },
+      });
+    },
+    readUrl: readSasUrl(settings, service, container),
+  };
+}
+
+// ---- read SAS (added with the BAA: executed PDFs are served by redirect, never through the app) --
+
+export type ReadUrlOptions = {
+  /** How long the URL works: seconds, 1-3600. */
+  seconds: number;
+  /** The file name the browser saves as (Content-Disposition: attachment); letters, digits, . _ - only. */
+  downloadName?: string;
+};
+
+/**
+ * Read SAS URLs. Connection-string mode (Azurite, account key): an account-key service SAS.
+ * Account-URL mode (managed identity): a user-delegation SAS, its delegation key cached and renewed
+ * before it expires. HTTPS-only whenever the endpoint is HTTPS.
+ */
+function readSasUrl(settings: Config["blob"], service: BlobServiceClient, container: ContainerClient) {
+  const delegationKey = settings.connectionString ? null : delegationKeyCache((startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn));
+  return async function readUrl(name: string, options: ReadUrlOptions): Promise<string> {
+    if (!Number.isInteger(options.seconds) || options.seconds < 1 || options.seconds > 3600) throw new RangeError("readUrl: seconds must be 1-3600");
+    if (options.downloadName !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(options.downloadName)) throw new RangeError("readUrl: downloadName must be letters, digits, . _ -");
+    const blob = container.getBlobClient(name);
+    const sas = {
+      permissions: BlobSASPermissions.parse("r"),
+      expiresOn: new Date(Date.now() + options.seconds * 1000),
+      protocol: blob.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+      ...(options.downloadName ? { contentDisposition: `attachment; filename="${options.downloadName}"` } : {}),
+    };
+    return delegationKey ? blob.generateUserDelegationSasUrl(sas, await delegationKey()) : blob.generateSasUrl(sas);
+  };
+}
+
+/**
+ * A user delegation key shared by every SAS this process signs: fetched once, then renewed when
+ * less than `renewBeforeMs` of its life is left (concurrent callers share one fetch).
+ */
+export function delegationKeyCache(
+  fetchKey: (startsOn: Date, expiresOn: Date) => Promise<UserDelegationKey>,
+  options: { lifetimeMs?: number; renewBeforeMs?: number; now?: () => number } = {},
+): () => Promise<UserDelegationKey> {
+  const lifetimeMs = options.lifetimeMs ?? 60 * 60_000;
+  const renewBeforeMs = options.renewBeforeMs ?? 10 * 60_000;
+  const now = options.now ?? Date.now;
+  let cached: { key: UserDelegationKey; expiresAt: number } | null = null;
+  let pending: Promise<UserDelegationKey> | null = null;
+  return function delegationKey() {
+    if (cached && cached.expiresAt - now() > renewBeforeMs) return Promise.resolve(cached.key);
+    pending ??= (async () => {
+      try {
+        const startsOn = new Date(now() - 5 * 60_000); // tolerate clock skew with the service
+        const expiresAt = now() + lifetimeMs;
+        const key = await fetchKey(startsOn, new Date(expiresAt));
+        cached = { key, expiresAt };
+        return key;
+      } finally {
+        pending = null;
+      }
+    })();
+    return pending;
   };
 }
 

@@ -13,6 +13,58 @@ export interface PracticesTable {
   time_zone: Generated<string>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  // The practice profile the BAA names (migration 202611232200_baa); null until the wizard's first step.
+  legal_name: ColumnType<string | null, string | null | undefined, string | null>;
+  dba_name: ColumnType<string | null, string | null | undefined, string | null>;
+  address_line1: ColumnType<string | null, string | null | undefined, string | null>;
+  address_line2: ColumnType<string | null, string | null | undefined, string | null>;
+  city: ColumnType<string | null, string | null | undefined, string | null>;
+  state: ColumnType<string | null, string | null | undefined, string | null>;
+  postal_code: ColumnType<string | null, string | null | undefined, string | null>;
+  phone: ColumnType<string | null, string | null | undefined, string | null>;
+  npi: ColumnType<string | null, string | null | undefined, string | null>;
+  privacy_officer_name: ColumnType<string | null, string | null | undefined, string | null>;
+  privacy_officer_email: ColumnType<string | null, string | null | undefined, string | null>;
+  profile_completed_at: NullableTimestamp;
+}
+
+/** A published Business Associate Agreement text: immutable (a trigger refuses UPDATE/DELETE). */
+export interface BaaVersionsTable {
+  id: Generated<string>;
+  version: number;
+  title: string;
+  body: string;
+  sha256: string;
+  effective_at: Timestamp;
+  published_at: Timestamp;
+  published_by: string;
+}
+
+/** The evidence of one executed BAA: append-only (a trigger refuses UPDATE/DELETE). */
+export interface BaaSignaturesTable {
+  id: string;
+  practice_id: string;
+  baa_version_id: string;
+  baa_version: number;
+  baa_sha256: string;
+  signer_user_id: string;
+  signer_email: string;
+  signer_account_name: string;
+  typed_name: string;
+  signer_title: string;
+  authority_statement: string;
+  consent_text: string;
+  practice_legal_name: string;
+  practice_address: string;
+  signed_at: Timestamp;
+  ip: string | null;
+  user_agent: string | null;
+  session_id: string;
+  verification_id: string;
+  evidence_sha256: string;
+  pdf_blob: string;
+  pdf_sha256: string;
+  pdf_bytes: number;
 }
 
 export interface AuditEventsTable {
@@ -138,6 +190,8 @@ export interface PlatformOperatorsTable {
 }
 
 export interface Database {
+  baa_versions: BaaVersionsTable;
+  baa_signatures: BaaSignaturesTable;
   platform_operators: PlatformOperatorsTable;
   invitations: InvitationsTable;
   practices: PracticesTable;
@@ -158,3 +212,5 @@ export type Session = Selectable<SessionsTable>;
 export type Practice = Selectable<PracticesTable>;
 export type NewPractice = Insertable<PracticesTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
+export type BaaVersion = Selectable<BaaVersionsTable>;
+export type BaaSignature = Selectable<BaaSignaturesTable>;

@@ -9,6 +9,7 @@ import { isOperator } from "../auth/operators.ts";
 import { OperatorHomePage } from "../../views/operators/home.tsx";
 import { type Db, withContext } from "../platform/db.ts";
 import { PracticeHomePage } from "../../views/practices/home.tsx";
+import { baaOverview } from "../baa/service.ts";
 
 export function practiceRoutes(deps: { db: Db }) {
   const app = new Hono<HonoEnv>();
@@ -21,6 +22,8 @@ export function practiceRoutes(deps: { db: Db }) {
     }));
     if (operator) return render(c, { title: "Platform operator", page: <OperatorHomePage userName={user.full_name} /> });
     const current = memberships.find((m) => m.practiceId === session.practice_id) ?? null;
+    // Onboarding: who must sign the BAA, and (for admins) the wizard's next step.
+    const baa = current ? await baaOverview(deps, { userId: user.id, practiceId: current.practiceId }) : null;
     return render(c, {
       title: current?.practiceName ?? "Your practices",
       page: (
@@ -30,6 +33,12 @@ export function practiceRoutes(deps: { db: Db }) {
           role={current?.role ?? null}
           otherPractices={memberships.filter((m) => m !== current)}
           canManageTeam={can(current?.role, "team.manage")}
+          baa={baa && {
+            state: baa.state,
+            admins: baa.admins.map((a) => a.fullName),
+            canSign: can(baa.role, "baa.sign"),
+            profileDone: Boolean(baa.practice.profile_completed_at),
+          }}
         />
       ),
     });

@@ -4,7 +4,35 @@ export type PracticeHomeProps = {
   role: string | null;
   otherPractices: { practiceId: string; practiceName: string; role: string }[];
   canManageTeam: boolean;
+  /** The practice's BAA: signed, never signed or out of date; who can sign; the wizard's progress. */
+  baa?: { state: "signed" | "never_signed" | "out_of_date"; admins: string[]; canSign: boolean; profileDone: boolean } | null;
 };
+
+function BaaOnboarding(props: { baa: NonNullable<PracticeHomeProps["baa"]> }) {
+  const { baa } = props;
+  if (baa.state === "signed") return <p><a href="/baa">Business Associate Agreement</a>: signed and in effect.</p>;
+  const heading = baa.state === "out_of_date" ? "Sign the new Business Associate Agreement" : "Finish setting up your practice";
+  return (
+    <div class="alert alert-info onboarding" role="region" aria-labelledby="onboarding-title">
+      <h2 id="onboarding-title">{heading}</h2>
+      {baa.canSign ? (
+        <>
+          <p>
+            {baa.state === "out_of_date"
+              ? "A new version of the agreement is in effect. Until you sign it, nobody in the practice can create jobs or upload patient information; jobs already in progress continue."
+              : `Next step: ${baa.profileDone ? "review and sign the Business Associate Agreement (steps 2 and 3 of 4)" : "the practice profile (step 1 of 4), then review and sign the Business Associate Agreement"}. Nothing with patient information can happen before it is signed.`}
+          </p>
+          <p><a class="button" href="/baa">{baa.profileDone || baa.state === "out_of_date" ? "Continue to the agreement" : "Start: practice profile"}</a></p>
+        </>
+      ) : (
+        <p>
+          An administrator must sign the Business Associate Agreement before anyone can create jobs or upload patient information.
+          {baa.admins.length ? ` Who can sign: ${baa.admins.join(", ")}.` : ""} <a href="/baa">BAA status</a>
+        </p>
+      )}
+    </div>
+  );
+}
 
 const STATUS_TEXT = {
   onboarding: "Onboarding: an administrator must sign the Business Associate Agreement before any job or patient information can be added.",
@@ -26,6 +54,7 @@ export function PracticeHomePage(props: PracticeHomeProps) {
       ) : (
         <p>You are not a member of any practice. Ask a practice administrator to invite you.</p>
       )}
+      {props.baa ? <BaaOnboarding baa={props.baa} /> : null}
       {props.canManageTeam ? <p><a href="/team">Manage the team</a>: invite people, change roles, remove members.</p> : null}
       {props.otherPractices.length > 0 ? (
         <>
