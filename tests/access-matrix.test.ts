@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sha256Hex } from "../src/platform/crypto.ts";
 import { withContext } from "../src/platform/db.ts";
+import { downloadPath } from "../src/baa/service.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { makeOperator, makePerson, type Person, sessionToken } from "./support/people.ts";
 
@@ -64,6 +65,21 @@ const MATRIX: Record<string, Row> = {
   "GET /audit": { path: "/audit", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/events": { path: `/audit/events?after=2026-01-01T00:00:00.000Z_1`, expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/export.csv": { path: "/audit/export.csv", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  // The BAA: every member sees the BAA page (admins the wizard, others who must sign); admins change
+  // the profile and sign; admins and auditors read the text, the history and the executed PDF (a
+  // signed link per visitor: another practice's admin finds no such signature).
+  "GET /baa": { path: "/baa", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "POST /baa/profile": { method: "POST", path: "/baa/profile", body: { legalName: "" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "POST /baa/sign": { method: "POST", path: "/baa/sign", body: { typedName: "" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "GET /baa/agreement.pdf": { path: "/baa/agreement.pdf", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "GET /baa/signatures": { path: "/baa/signatures", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "GET /baa/signatures/:id/download": {
+    path: (v) => {
+      const person = v === "anonymous" || v === "operator" ? people.admin : people[v];
+      return downloadPath(t.config, { userId: person.userId, practiceId: person.practiceId ?? ZERO_ID }, baaSignatureId);
+    },
+    expect: members({ admin: 303, staff: 403, auditor: 303, otherAdmin: 404, operator: 403 }),
+  },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },
@@ -78,6 +94,7 @@ const MIDDLEWARE = new Set(["ALL /*", "ALL /mfa/*", "ALL /account/*"]);
 
 let t: TestApp;
 let people: Record<Exclude<Visitor, "anonymous">, Person>;
+let baaSignatureId: string;
 
 /** A fresh session per request, so a sign-out row cannot affect the next one. */
 async function cookieFor(visitor: Visitor): Promise<string | undefined> {
@@ -111,6 +128,23 @@ beforeAll(async () => {
   }
 });
 afterAll(() => t.close());
+
+// The admin's practice signs the BAA through the app, so the executed PDF can be downloaded.
+beforeAll(async () => {
+  const post = async (path: string, body: Record<string, string>) =>
+    t.app.request(`${TEST_ORIGIN}${path}`, {
+      method: "POST",
+      headers: { cookie: (await cookieFor("admin"))!, origin: TEST_ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(body).toString(),
+    });
+  expect((await post("/baa/profile", {
+    legalName: "Matrix Practice LLC", addressLine1: "1 Main St", city: "Boston", state: "MA", postalCode: "02110", phone: "6175550100",
+    privacyOfficerName: "Pat Privacy", privacyOfficerEmail: "privacy@matrix.example", timeZone: "America/New_York",
+  })).status).toBe(303);
+  const version = await t.ownerDb.selectFrom("baa_versions").select("id").orderBy("version", "desc").executeTakeFirstOrThrow();
+  expect((await post("/baa/sign", { versionId: version.id, typedName: "Matrix Admin", title: "Owner", authorized: "yes", consent: "yes" })).status).toBe(303);
+  baaSignatureId = (await t.ownerDb.selectFrom("baa_signatures").select("id").executeTakeFirstOrThrow()).id;
+});
 
 function registeredRoutes(): string[] {
   const keys = t.app.routes.map((r) => `${r.method} ${r.path}`).filter((k) => !MIDDLEWARE.has(k));

@@ -182,7 +182,25 @@ const SCENARIOS: Record<string, Scenario> = {
     await b.client.post("/invitations/accept", { token: await mail(b.email, /invitations\/accept\?token=([A-Za-z0-9_-]{43})/) });
     return { client: b.client, path: "/practice/switch", body: { practiceId: b.practiceId }, expected: { actions: ["practice.switched"], actorId: b.userId, practiceId: b.practiceId, target: { type: "practice", id: b.practiceId } } };
   },
+  "POST /baa/profile": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/baa/profile", body: BAA_PROFILE, expected: { actions: ["practice.profile.updated"], actorId: a.userId, practiceId: a.practiceId, target: { type: "practice", id: a.practiceId } } };
+  },
+  "POST /baa/sign": async () => {
+    const a = await admin();
+    await a.client.post("/baa/profile", BAA_PROFILE);
+    return { client: a.client, path: "/baa/sign", body: await baaSignature(), expected: { actions: ["baa.signed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "baa_signature" } } };
+  },
 };
+
+const BAA_PROFILE = {
+  legalName: "Audit Clinic LLC", addressLine1: "9 Elm St", city: "Albany", state: "NY", postalCode: "12207", phone: "5185550100",
+  privacyOfficerName: "Pat Privacy", privacyOfficerEmail: "privacy@audit.example", timeZone: "America/New_York",
+};
+async function baaSignature() {
+  const version = await t.ownerDb.selectFrom("baa_versions").select("id").orderBy("version", "desc").executeTakeFirstOrThrow();
+  return { versionId: version.id, typedName: "Avery Admin", title: "Owner", authorized: "yes", consent: "yes" };
+}
 
 // Refusals: each records "denied" (the change itself rolled back or never happened).
 const REFUSALS: Record<string, Scenario> = {
@@ -198,6 +216,12 @@ const REFUSALS: Record<string, Scenario> = {
     const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(await (await client.get("/mfa/setup")).text())![1]!.replace(/ /g, "");
     await client.post("/mfa/setup", { code: new TOTP({ secret: Secret.fromBase32(secret) }).generate() });
     return { client, path: "/team/invitations", body: { email: newEmail(), role: "admin" }, expected: { actions: ["access.denied"], outcome: "denied", actorId: m.userId, practiceId: a.practiceId, target: { type: "route", id: "POST /team/invitations" } } };
+  },
+  "BAA signed twice": async () => {
+    const a = await admin();
+    await a.client.post("/baa/profile", BAA_PROFILE);
+    await a.client.post("/baa/sign", await baaSignature());
+    return { client: a.client, path: "/baa/sign", body: await baaSignature(), expected: { actions: ["baa.signed"], outcome: "denied", actorId: a.userId, practiceId: a.practiceId, target: { type: "baa_version" } } };
   },
   "unknown single-use link": async () => ({
     client: new Client(t, IP), path: "/verify-email", body: { token: "z".repeat(43) },
