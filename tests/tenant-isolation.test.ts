@@ -78,6 +78,8 @@ describe("row-level security", () => {
   // in both USING and WITH CHECK: a policy such as USING (true) fails here.
   const NOT_BY_TENANT: Record<string, string> = {
     "audit_events.audit_events_platform": "platform events: practice_id IS NULL, outside any tenant",
+    "jobs.jobs_operator_read": "platform operators read approved and later jobs across practices, outside any tenant (SELECT only)",
+    "jobs.jobs_operator_update": "platform operators move approved jobs through production, mailing and completion, outside any tenant",
     "audit_checkpoints.audit_checkpoints_platform": "the platform chain's checkpoints: practice_id IS NULL, outside any tenant",
     "memberships.memberships_own_read": "a user reads their own memberships (SELECT only)",
     "practices.practices_member_read": "a member reads the names of their practices (SELECT only)",

@@ -37,6 +37,10 @@ export const AUDIT_ACTIONS = {
   "baa.signed": "An admin signed the current BAA for the practice; the executed PDF went to private blob storage and the practice became active. Target: the signature. Details: version, baa_sha256, pdf_sha256, verification_id.",
   "baa.downloaded": "An executed BAA PDF was opened through its signed link (redirected to a read SAS valid for seconds); a bad, expired or foreign link is recorded as denied. Target: the signature. Details: verification_id, or reason (denied).",
   "baa.version.published": "`bun run baa:publish` published a new BAA version (platform chain, actor system:baa-publish); practices must sign it once it is in effect. Target: the BAA version. Details: version, sha256, effective_at.",
+  "job.created": "A member created a mailing job (a draft). Target: the job (its reference). Details: letter_type, mail_class.",
+  "job.updated": "A member saved an editable job's details. Target: the job. Details: letter_type, mail_class.",
+  "job.attested": "A member confirmed the PHI attestation for a job; the record keeps who, when, IP, user agent and the statement. Target: the job. Details: statement_version, statement_sha256.",
+  "job.status.changed": "A job moved in its lifecycle (draft → submitted → proof_ready ⇄ changes_requested → approved → in_production → mailed → completed, or cancelled before production), by a member, an operator or the system. Target: the job. Details: from, to, and for some moves reason_given (cancel; the text stays on the job), pieces (mailed).",
 } as const satisfies Record<string, string>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -100,6 +100,76 @@ export interface AuditCheckpointsTable {
   signature: string;
 }
 
+export type JobStatus = "draft" | "submitted" | "proof_ready" | "changes_requested" | "approved" | "in_production" | "mailed" | "completed" | "cancelled";
+export type LetterType = "practice_closure" | "provider_departure" | "records_transfer" | "appointment_recall" | "breach_notification" | "other";
+export type MailClass = "first_class" | "marketing";
+export type JobFileKind = "recipients_csv" | "logo" | "signature";
+
+export interface JobsTable {
+  id: Generated<string>;
+  practice_id: string;
+  reference: Generated<string>;
+  title: string;
+  letter_type: LetterType;
+  mail_class: MailClass;
+  return_name: string;
+  return_line1: string;
+  return_line2: string | null;
+  return_city: string;
+  return_state: string;
+  return_zip: string;
+  status: Generated<JobStatus>;
+  created_by: string;
+  submitted_by: string | null;
+  submitted_at: NullableTimestamp;
+  approved_by: string | null;
+  approved_at: NullableTimestamp;
+  cancelled_by: string | null;
+  cancelled_at: NullableTimestamp;
+  cancel_reason: string | null;
+  production_started_at: NullableTimestamp;
+  mailed_on: ColumnType<string | null, string | null | undefined, string | null>;
+  mailed_pieces: number | null;
+  completed_at: NullableTimestamp;
+  purged_at: NullableTimestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface JobAttestationsTable {
+  id: Generated<string>;
+  practice_id: string;
+  job_id: string;
+  user_id: string;
+  statement_version: string;
+  statement_sha256: string;
+  initials: string;
+  ip: string | null;
+  user_agent: string | null;
+  attested_at: Generated<Date>;
+}
+
+export interface JobFilesTable {
+  id: Generated<string>;
+  practice_id: string;
+  job_id: string;
+  kind: JobFileKind;
+  blob_name: string;
+  declared_name: string;
+  declared_size: ColumnType<string, number | string, number | string>;
+  declared_type: string;
+  declared_sha256: string | null;
+  status: Generated<"pending" | "verified" | "rejected" | "replaced" | "purged">;
+  upload_expires_at: Timestamp;
+  size: ColumnType<string | null, number | string | null | undefined, number | string | null>;
+  sha256: string | null;
+  rejected_reason: string | null;
+  verified_at: NullableTimestamp;
+  created_by: string;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
 export interface UsersTable {
   id: Generated<string>;
   email: string;
@@ -197,6 +267,9 @@ export interface Database {
   practices: PracticesTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  jobs: JobsTable;
+  job_attestations: JobAttestationsTable;
+  job_files: JobFilesTable;
   users: UsersTable;
   user_recovery_codes: UserRecoveryCodesTable;
   memberships: MembershipsTable;
@@ -214,3 +287,6 @@ export type NewPractice = Insertable<PracticesTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
 export type BaaVersion = Selectable<BaaVersionsTable>;
 export type BaaSignature = Selectable<BaaSignaturesTable>;
+export type Job = Selectable<JobsTable>;
+export type JobAttestation = Selectable<JobAttestationsTable>;
+export type JobFile = Selectable<JobFilesTable>;

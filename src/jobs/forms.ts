@@ -1,0 +1,46 @@
+// The job wizard's forms: zod checks with messages written for people.
+import { z } from "zod";
+import { US_STATES } from "../baa/forms.ts";
+import type { LetterType, MailClass } from "../platform/schema.ts";
+
+export const LETTER_TYPES: readonly { value: LetterType; label: string }[] = [
+  { value: "practice_closure", label: "Practice closure" },
+  { value: "provider_departure", label: "Provider departure" },
+  { value: "records_transfer", label: "Records transfer" },
+  { value: "appointment_recall", label: "Appointment recall" },
+  { value: "breach_notification", label: "Breach notification" },
+  { value: "other", label: "Other" },
+];
+
+export const MAIL_CLASSES: readonly { value: MailClass; label: string; hint: string }[] = [
+  { value: "first_class", label: "First-Class Mail", hint: "Delivered in 1–5 business days, forwarded and returned if undeliverable. Required for breach notifications." },
+  { value: "marketing", label: "USPS Marketing Mail", hint: "Lower cost, 3–10 business days, not forwarded. Only for non-urgent letters such as recalls." },
+];
+
+const text = (label: string, max: number) => z.string({ error: `Enter ${label}` }).trim().min(1, `Enter ${label}`).max(max, `Use at most ${max} characters`);
+
+export const jobDetailsForm = z.object({
+  title: text("a title that helps your team find this job (no patient names)", 120),
+  letterType: z.enum(LETTER_TYPES.map((t) => t.value) as [LetterType, ...LetterType[]], { error: "Choose the kind of letter" }),
+  mailClass: z.enum(MAIL_CLASSES.map((m) => m.value) as [MailClass, ...MailClass[]], { error: "Choose a mail class" }),
+  returnName: text("the name on the return address", 100),
+  returnLine1: text("the return street address", 100),
+  returnLine2: z.string().trim().max(100, "Use at most 100 characters").optional().transform((v) => v || null),
+  returnCity: text("the return city", 60),
+  returnState: z.string({ error: "Choose a state" }).trim().toUpperCase().refine((v) => (US_STATES as readonly string[]).includes(v), "Choose a state"),
+  returnZip: z.string({ error: "Enter a ZIP code like 02139 or 02139-4307" }).trim().regex(/^\d{5}(-\d{4})?$/, "Enter a ZIP code like 02139 or 02139-4307"),
+}).refine((v) => v.letterType !== "breach_notification" || v.mailClass === "first_class", {
+  path: ["mailClass"], message: "Breach notifications must go First-Class Mail (45 CFR 164.404(d))",
+});
+export type JobDetailsInput = z.output<typeof jobDetailsForm>;
+
+export const attestationForm = z.object({
+  statementVersion: z.string({ error: "Reload the page: the statement you saw is not known" }).max(20),
+  confirm: z.literal("yes", { message: "Tick the box to confirm the statement" }),
+  initials: z.string({ error: "Type your initials" }).trim().regex(/^[A-Za-z][A-Za-z.'-]{0,5}$/, "Type your initials, 1 to 6 letters, like JQD"),
+});
+export type AttestationInput = z.output<typeof attestationForm>;
+
+export const cancelForm = z.object({
+  reason: text("why the job is cancelled (no patient information)", 500),
+});
