@@ -62,6 +62,11 @@ const MATRIX: Record<string, Row> = {
   "POST /team/members/:userId/reset-mfa": { method: "POST", path: (v) => `/team/members/${targets[v].mfa}/reset-mfa`, body: {}, expect: teamAdmin(303, 404) },
   // The audit trail: admins and auditors of the practice; staff, operators and people without the
   // permission are refused; another practice's admin sees only their own trail.
+  // The operator console: operators only; practice members are refused (audited), whatever their role.
+  "GET /operator": { path: "/operator", expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 200 }) },
+  "POST /operator/jobs/:id/start": { method: "POST", path: `/operator/jobs/${ZERO_ID}/start`, body: {}, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 404 }) },
+  "POST /operator/jobs/:id/mailed": { method: "POST", path: `/operator/jobs/${ZERO_ID}/mailed`, body: { mailedOn: "2020-01-01", pieces: "0" }, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 422 }) },
+  "POST /operator/jobs/:id/complete": { method: "POST", path: `/operator/jobs/${ZERO_ID}/complete`, body: {}, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 404 }) },
   "GET /audit": { path: "/audit", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/events": { path: `/audit/events?after=2026-01-01T00:00:00.000Z_1`, expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/export.csv": { path: "/audit/export.csv", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },

@@ -7,6 +7,9 @@ import { Secret, TOTP } from "otpauth";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { Client } from "./support/browserless.ts";
+import { makeSignedPractice } from "./support/baa.ts";
+import { makeOperator, sessionToken } from "./support/people.ts";
+import { createJob } from "../src/jobs/service.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -191,7 +194,33 @@ const SCENARIOS: Record<string, Scenario> = {
     await a.client.post("/baa/profile", BAA_PROFILE);
     return { client: a.client, path: "/baa/sign", body: await baaSignature(), expected: { actions: ["baa.signed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "baa_signature" } } };
   },
+  "POST /operator/jobs/:id/start": async () => {
+    const { client, operatorId, job } = await operatorWithJob("approved");
+    return { client, path: `/operator/jobs/${job.id}/start`, body: {}, expected: { actions: ["job.status.changed"], actorId: operatorId, practiceId: job.practice_id, target: { type: "job", id: job.reference } } };
+  },
+  "POST /operator/jobs/:id/mailed": async () => {
+    const { client, operatorId, job } = await operatorWithJob("in_production");
+    return { client, path: `/operator/jobs/${job.id}/mailed`, body: { mailedOn: "2026-11-20", pieces: "120" }, expected: { actions: ["job.status.changed"], actorId: operatorId, practiceId: job.practice_id, target: { type: "job", id: job.reference } } };
+  },
+  "POST /operator/jobs/:id/complete": async () => {
+    const { client, operatorId, job } = await operatorWithJob("mailed");
+    return { client, path: `/operator/jobs/${job.id}/complete`, body: {}, expected: { actions: ["job.status.changed"], actorId: operatorId, practiceId: job.practice_id, target: { type: "job", id: job.reference } } };
+  },
 };
+
+/** A platform operator signed in (session cookie), and a job of a signed practice put into `status`. */
+async function operatorWithJob(status: "approved" | "in_production" | "mailed") {
+  const practiceAdmin = await makeSignedPractice(t, "Operator Queue Clinic");
+  const job = await createJob({ db: t.db }, { userId: practiceAdmin.userId, practiceId: practiceAdmin.practiceId, role: "admin" }, {
+    title: "Relocation notice", letterType: "practice_closure", mailClass: "first_class", returnName: "Queue Clinic", returnLine1: "1 Main St",
+    returnLine2: null, returnCity: "Albany", returnState: "NY", returnZip: "12207",
+  });
+  await t.ownerDb.updateTable("jobs").set({ status, approved_at: new Date(), ...(status === "mailed" ? { mailed_on: "2026-11-20", mailed_pieces: 5 } : {}) }).where("id", "=", job.id).execute();
+  const operator = await makeOperator(t);
+  const client = new Client(t, IP);
+  client.cookies.set("__Host-plh_session", await sessionToken(t, operator));
+  return { client, operatorId: operator.userId, job };
+}
 
 const BAA_PROFILE = {
   legalName: "Audit Clinic LLC", addressLine1: "9 Elm St", city: "Albany", state: "NY", postalCode: "12207", phone: "5185550100",
@@ -222,6 +251,10 @@ const REFUSALS: Record<string, Scenario> = {
     await a.client.post("/baa/profile", BAA_PROFILE);
     await a.client.post("/baa/sign", await baaSignature());
     return { client: a.client, path: "/baa/sign", body: await baaSignature(), expected: { actions: ["baa.signed"], outcome: "denied", actorId: a.userId, practiceId: a.practiceId, target: { type: "baa_version" } } };
+  },
+  "operator move the lifecycle refuses (completing an approved job)": async () => {
+    const { client, operatorId, job } = await operatorWithJob("approved");
+    return { client, path: `/operator/jobs/${job.id}/complete`, body: {}, expected: { actions: ["access.denied"], outcome: "denied", actorId: operatorId, practiceId: null } };
   },
   "unknown single-use link": async () => ({
     client: new Client(t, IP), path: "/verify-email", body: { token: "z".repeat(43) },

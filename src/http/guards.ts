@@ -7,6 +7,7 @@ import { respondWithError } from "./errors.tsx";
 import { auditDenied } from "./audit-denied.ts";
 import { can, type Permission } from "../auth/permissions.ts";
 import { findActiveMembership } from "../auth/repo.ts";
+import { isOperator } from "../auth/operators.ts";
 import { type Db, withContext } from "../platform/db.ts";
 
 /** Where someone without a session goes: the sign-in page, or a 401 fragment for htmx. */
@@ -58,6 +59,24 @@ export function requirePermission(deps: { db: Db }, permission: Permission): Mid
       return respondWithError(c, 403, "Your role in this practice does not allow this. Ask a practice administrator if you need it.");
     }
     c.set("membership", { practiceId: membership.practice_id, role: membership.role });
+    await next();
+  };
+}
+
+/**
+ * Operator routes: two-step sign-in passed and a platform operator identity. Practice members
+ * (whatever their role) are refused and audited, like operators on practice routes.
+ */
+export function requireOperator(deps: { db: Db }): MiddlewareHandler<HonoEnv> {
+  return async function requireOperator(c, next) {
+    const refusal = notPastMfa(c);
+    if (refusal) return refusal;
+    const session = c.get("session")!;
+    const operator = await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id }, (tx) => isOperator(tx, session.user_id));
+    if (!operator) {
+      await auditDenied(deps.db, c, { action: "access.denied", details: { reason: "not_an_operator" } });
+      return respondWithError(c, 403, "This page is for the print operators who mail approved jobs.");
+    }
     await next();
   };
 }

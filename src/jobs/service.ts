@@ -6,7 +6,7 @@ import type { RequestMeta } from "../context.ts";
 import { recordAudit } from "../audit/record.ts";
 import { can, type Permission } from "../auth/permissions.ts";
 import { assertCurrentBaa } from "../baa/service.ts";
-import { type Db, type Tx, withContext } from "../platform/db.ts";
+import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { Job, Role } from "../platform/schema.ts";
 import { attestationStatement, isAttestationVersion } from "./attestation.ts";
 import type { AttestationInput, JobDetailsInput } from "./forms.ts";
@@ -128,6 +128,9 @@ export async function moveJobAs(
   if (!check.ok) throw new JobError(check.reason === "forbidden" ? "forbidden" : "not_allowed", check.message);
   const moved = await moveJob(tx, job.id, job.status, to, values);
   if (!moved) throw new JobError("conflict", "Someone else changed this job at the same moment. Reload the page.");
+  // The event belongs to the job's practice chain. Members are already in that context; operators
+  // and the system act outside any practice, so enter it for the write.
+  await setContext(tx, { practiceId: job.practice_id });
   await recordAudit(tx, {
     practiceId: job.practice_id, actor: who.audit, action: "job.status.changed", target: jobTarget(job), request: who.request,
     details: { from: job.status, to, ...details },

@@ -10,6 +10,9 @@ export type Tx = Transaction<Database>;
 
 // bigint (count(*), chain_seq) stays a string so no precision is lost; timestamptz parses to Date.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+// A calendar date (e.g. the day a job was mailed) stays "YYYY-MM-DD": a Date would shift it by the
+// server's time zone.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 export function createDb(url: string, options: { max?: number; applicationName?: string } = {}): Db {
   const pool = new pg.Pool({
