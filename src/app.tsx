@@ -28,6 +28,7 @@ import { teamRoutes } from "./teams/routes.tsx";
 import { auditRoutes } from "./audit/routes.tsx";
 import { baaBanner } from "./baa/http.tsx";
 import { baaRoutes } from "./baa/routes.tsx";
+import { jobRoutes } from "./jobs/routes.tsx";
 import { operatorRoutes } from "./operators/routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", accountRoutes({ db: deps.db, config }));
   app.route("/", teamRoutes(auth));
   app.route("/", baaRoutes({ db: deps.db, blob: deps.blob, config }));
+  app.route("/", jobRoutes({ db: deps.db, config }));
   app.route("/", operatorRoutes({ db: deps.db, mailer: deps.mailer, logger: deps.logger, appOrigin: config.appOrigin }));
   app.route("/", auditRoutes({ db: deps.db, hmacKeys: config.keys.hmac }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.

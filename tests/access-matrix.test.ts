@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sha256Hex } from "../src/platform/crypto.ts";
 import { withContext } from "../src/platform/db.ts";
 import { downloadPath } from "../src/baa/service.ts";
+import { createJob } from "../src/jobs/service.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { makeOperator, makePerson, type Person, sessionToken } from "./support/people.ts";
 
@@ -21,6 +22,10 @@ const signedIn = (status: number) => members({ admin: status, staff: status, aud
 // operators belong to no practice and are refused.
 const teamAdmin = (admin: number, otherAdmin: number) => members({ admin, staff: 403, auditor: 403, otherAdmin, operator: 403 });
 const ZERO_ID = "00000000-0000-0000-0000-000000000000";
+/** A job of the admin's practice: its members reach it by role, another practice finds nothing. */
+const jobReaders = (status: number) => members({ admin: status, staff: status, auditor: status, otherAdmin: 404, operator: 403 });
+const jobWriters = (status: number) => members({ admin: status, staff: status, auditor: 403, otherAdmin: 404, operator: 403 });
+let jobId: string;
 
 // Targets inside the admin's practice, one per state-changing row AND per visitor, so one visitor's
 // change (the admin removing a member) cannot decide another visitor's answer (another practice's
@@ -85,6 +90,24 @@ const MATRIX: Record<string, Row> = {
     },
     expect: members({ admin: 303, staff: 403, auditor: 303, otherAdmin: 404, operator: 403 }),
   },
+  // Jobs: members read the list and a job's metadata; admins and staff (jobs.write) use the wizard;
+  // the letter is PHI (proofs.view: not auditors); another practice's job is not there (404), and
+  // that practice has no BAA, so it cannot start one (403). The forms sent are refused (nothing changes).
+  "GET /jobs": { path: "/jobs", expect: members({ admin: 200, staff: 200, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "GET /jobs/new": { path: "/jobs/new", expect: members({ admin: 200, staff: 200, auditor: 403, otherAdmin: 403, operator: 403 }) },
+  "POST /jobs": { method: "POST", path: "/jobs", body: { title: "" }, expect: members({ admin: 422, staff: 422, auditor: 403, otherAdmin: 403, operator: 403 }) },
+  "GET /jobs/:id": { path: () => `/jobs/${jobId}`, expect: jobReaders(200) },
+  "GET /jobs/:id/status": { path: () => `/jobs/${jobId}/status`, expect: jobReaders(200) },
+  "GET /jobs/:id/edit": { path: () => `/jobs/${jobId}/edit`, expect: jobWriters(303) },
+  "GET /jobs/:id/details": { path: () => `/jobs/${jobId}/details`, expect: jobWriters(200) },
+  "POST /jobs/:id/details": { method: "POST", path: () => `/jobs/${jobId}/details`, body: { title: "" }, expect: jobWriters(422) },
+  "GET /jobs/:id/attestation": { path: () => `/jobs/${jobId}/attestation`, expect: jobWriters(200) },
+  "POST /jobs/:id/attestation": { method: "POST", path: () => `/jobs/${jobId}/attestation`, body: { initials: "" }, expect: jobWriters(422) },
+  "GET /jobs/:id/letter": { path: () => `/jobs/${jobId}/letter`, expect: jobWriters(200) },
+  "POST /jobs/:id/letter": { method: "POST", path: () => `/jobs/${jobId}/letter`, body: { body: "" }, expect: jobWriters(422) },
+  "GET /jobs/:id/review": { path: () => `/jobs/${jobId}/review`, expect: jobWriters(200) },
+  "POST /jobs/:id/submit": { method: "POST", path: () => `/jobs/${jobId}/submit`, body: {}, expect: jobWriters(422) },
+  "POST /jobs/:id/cancel": { method: "POST", path: () => `/jobs/${jobId}/cancel`, body: { reason: "" }, expect: jobWriters(422) },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },
@@ -149,6 +172,15 @@ beforeAll(async () => {
   const version = await t.ownerDb.selectFrom("baa_versions").select("id").orderBy("version", "desc").executeTakeFirstOrThrow();
   expect((await post("/baa/sign", { versionId: version.id, typedName: "Matrix Admin", title: "Owner", authorized: "yes", consent: "yes" })).status).toBe(303);
   baaSignatureId = (await t.ownerDb.selectFrom("baa_signatures").select("id").executeTakeFirstOrThrow()).id;
+});
+
+// A draft job in the admin's practice (after the BAA is signed), for the job rows.
+beforeAll(async () => {
+  const admin = people.admin as Person & { practiceId: string };
+  jobId = (await createJob({ db: t.db }, { userId: admin.userId, practiceId: admin.practiceId, role: "admin" }, {
+    title: "Matrix job", letterType: "other", mailClass: "first_class", returnName: "Matrix Practice", returnLine1: "1 Main St", returnLine2: null,
+    returnCity: "Boston", returnState: "MA", returnZip: "02110",
+  })).id;
 });
 
 function registeredRoutes(): string[] {

@@ -7,6 +7,7 @@ import { Secret, TOTP } from "otpauth";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { Client } from "./support/browserless.ts";
+import { makePerson } from "./support/people.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { makeOperator, sessionToken } from "./support/people.ts";
 import { createJob } from "../src/jobs/service.ts";
@@ -194,6 +195,38 @@ const SCENARIOS: Record<string, Scenario> = {
     await a.client.post("/baa/profile", BAA_PROFILE);
     return { client: a.client, path: "/baa/sign", body: await baaSignature(), expected: { actions: ["baa.signed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "baa_signature" } } };
   },
+  "POST /jobs": async () => {
+    const m = await jobMember();
+    return { client: m.client, path: "/jobs", body: JOB_DETAILS, expected: { actions: ["job.created"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job" } } };
+  },
+  "POST /jobs/:id/details": async () => {
+    const { m, job } = await draftJob();
+    return { client: m.client, path: `/jobs/${job.id}/details`, body: { ...JOB_DETAILS, title: "Renamed" }, expected: { actions: ["job.updated"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "POST /jobs/:id/attestation": async () => {
+    const { m, job } = await draftJob();
+    return { client: m.client, path: `/jobs/${job.id}/attestation`, body: JOB_ATTESTATION, expected: { actions: ["job.attested"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "POST /jobs/:id/letter": async () => {
+    const { m, job } = await draftJob();
+    return { client: m.client, path: `/jobs/${job.id}/letter`, body: { body: "Dear {{first_name}}, we are moving." }, expected: { actions: ["job.letter.saved"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "POST /jobs/:id/submit": async () => {
+    const { m, job } = await draftJob();
+    await m.client.post(`/jobs/${job.id}/attestation`, JOB_ATTESTATION);
+    await m.client.post(`/jobs/${job.id}/letter`, { body: "Dear {{first_name}}, we are moving." });
+    const fileId = crypto.randomUUID();
+    await t.ownerDb.insertInto("job_files").values({
+      id: fileId, practice_id: m.practiceId, job_id: job.id, kind: "recipients_csv", blob_name: `practices/${m.practiceId}/jobs/${job.id}/${fileId}`,
+      declared_name: "list.csv", declared_size: 100, declared_type: "text/csv", status: "verified", size: 100, verified_at: new Date(),
+      upload_expires_at: new Date(Date.now() + 600_000), created_by: m.userId,
+    }).execute();
+    return { client: m.client, path: `/jobs/${job.id}/submit`, body: {}, expected: { actions: ["job.status.changed"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "POST /jobs/:id/cancel": async () => {
+    const { m, job } = await draftJob();
+    return { client: m.client, path: `/jobs/${job.id}/cancel`, body: { reason: "Sent twice" }, expected: { actions: ["job.status.changed"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
   "POST /operator/jobs/:id/start": async () => {
     const { client, operatorId, job } = await operatorWithJob("approved");
     return { client, path: `/operator/jobs/${job.id}/start`, body: {}, expected: { actions: ["job.status.changed"], actorId: operatorId, practiceId: job.practice_id, target: { type: "job", id: job.reference } } };
@@ -231,6 +264,29 @@ async function baaSignature() {
   return { versionId: version.id, typedName: "Avery Admin", title: "Owner", authorized: "yes", consent: "yes" };
 }
 
+const JOB_DETAILS = {
+  title: "Office move", letterType: "practice_closure", mailClass: "first_class", returnName: "Audit Clinic", returnLine1: "9 Elm St",
+  returnCity: "Albany", returnState: "NY", returnZip: "12207",
+};
+const JOB_ATTESTATION = { statementVersion: "2026-11", confirm: "yes", initials: "AA" };
+
+/** The admin of a practice that signed the BAA, signed in through a session cookie. */
+async function jobMember(signed = true) {
+  const person = signed ? await makeSignedPractice(t, "Jobs Audit Clinic") : await makePerson(t, { practiceName: "Unsigned Audit Clinic" });
+  const client = new Client(t, IP);
+  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
+  return { client, userId: person.userId, practiceId: person.practiceId };
+}
+
+/** A draft job made through the wizard's first step. */
+async function draftJob() {
+  const m = await jobMember();
+  const created = await m.client.post("/jobs", JOB_DETAILS);
+  const id = /^\/jobs\/([0-9a-f-]{36})\//.exec(created.headers.get("location") ?? "")![1]!;
+  const job = await t.ownerDb.selectFrom("jobs").select(["id", "reference"]).where("id", "=", id).executeTakeFirstOrThrow();
+  return { m, job };
+}
+
 // Refusals: each records "denied" (the change itself rolled back or never happened).
 const REFUSALS: Record<string, Scenario> = {
   "team change refused (last admin)": async () => {
@@ -255,6 +311,15 @@ const REFUSALS: Record<string, Scenario> = {
   "operator move the lifecycle refuses (completing an approved job)": async () => {
     const { client, operatorId, job } = await operatorWithJob("approved");
     return { client, path: `/operator/jobs/${job.id}/complete`, body: {}, expected: { actions: ["access.denied"], outcome: "denied", actorId: operatorId, practiceId: null } };
+  },
+  "job created without the BAA": async () => {
+    const m = await jobMember(false);
+    return { client: m.client, path: "/jobs", body: JOB_DETAILS, expected: { actions: ["job.created"], outcome: "denied", actorId: m.userId, practiceId: m.practiceId } };
+  },
+  "job details changed after submission": async () => {
+    const { m, job } = await draftJob();
+    await t.ownerDb.updateTable("jobs").set({ status: "submitted" }).where("id", "=", job.id).execute();
+    return { client: m.client, path: `/jobs/${job.id}/details`, body: JOB_DETAILS, expected: { actions: ["job.updated"], outcome: "denied", actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
   },
   "unknown single-use link": async () => ({
     client: new Client(t, IP), path: "/verify-email", body: { token: "z".repeat(43) },

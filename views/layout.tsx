@@ -15,6 +15,8 @@ export type LayoutProps = {
   clerk?: { scriptUrl: string; publishableKey: string } | null;
   /** Admins: the practice lacks the BAA in force (shown above every page's content). */
   baaBanner?: "never_signed" | "out_of_date";
+  /** Signed in with a practice (not an operator): the practice links (home, jobs) in the header. */
+  practiceNav?: boolean;
   children?: any;
 };
 
@@ -24,7 +26,7 @@ export type LayoutProps = {
  * styles from 'self' only.
  */
 export function Layout(props: LayoutProps) {
-  const { title, nonce, flash, user, idleSeconds, clerk, baaBanner, children } = props;
+  const { title, nonce, flash, user, idleSeconds, clerk, baaBanner, practiceNav, children } = props;
   return (
     <html lang="en">
       <head>
@@ -61,6 +63,8 @@ export function Layout(props: LayoutProps) {
             <nav aria-label="Main">
               {user ? (
                 <ul class="nav-list">
+                  {practiceNav ? <li><a href="/app">Home</a></li> : null}
+                  {practiceNav ? <li><a href="/jobs">Jobs</a></li> : null}
                   <li class="nav-user">
                     <span class="visually-hidden">Signed in as </span>
                     {user.name}

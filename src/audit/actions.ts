@@ -40,6 +40,8 @@ export const AUDIT_ACTIONS = {
   "job.created": "A member created a mailing job (a draft). Target: the job (its reference). Details: letter_type, mail_class.",
   "job.updated": "A member saved an editable job's details. Target: the job. Details: letter_type, mail_class.",
   "job.attested": "A member confirmed the PHI attestation for a job; the record keeps who, when, IP, user agent and the statement. Target: the job. Details: statement_version, statement_sha256.",
+  "job.letter.saved": "A member saved an editable job's letter (stored encrypted with AES-256-GCM; the text is never in the trail). Target: the job. Details: length (characters), field_count (merge fields used).",
+  "job.letter.viewed": "Someone with proofs.view opened a job's saved letter (decrypted for the letter step or for reading). Target: the job. Details: length.",
   "job.status.changed": "A job moved in its lifecycle (draft → submitted → proof_ready ⇄ changes_requested → approved → in_production → mailed → completed, or cancelled before production), by a member, an operator or the system. Target: the job. Details: from, to, and for some moves reason_given (cancel; the text stays on the job), pieces and mailed_on (mailed, by an operator).",
 } as const satisfies Record<string, string>;
 

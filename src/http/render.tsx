@@ -34,7 +34,8 @@ export function render(c: Context<HonoEnv>, options: RenderOptions): Response | 
   return c.html(
     "<!doctype html>" +
       (
-        <Layout title={options.title} nonce={nonce} flash={options.flash} user={user} idleSeconds={idleSeconds} clerk={user ? c.get("clerkFrontend") : null} baaBanner={c.get("baaBanner")}>
+        <Layout title={options.title} nonce={nonce} flash={options.flash} user={user} idleSeconds={idleSeconds} clerk={user ? c.get("clerkFrontend") : null} baaBanner={c.get("baaBanner")}
+          practiceNav={Boolean(user && session?.practice_id)}>
           {options.page}
         </Layout>
       ).toString(),

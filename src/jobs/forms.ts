@@ -44,3 +44,21 @@ export type AttestationInput = z.output<typeof attestationForm>;
 export const cancelForm = z.object({
   reason: text("why the job is cancelled (no patient information)", 500),
 });
+
+// ---- the letter step and the dashboard (issue 6) -------------------------------------------------
+
+export const letterForm = z.object({
+  body: z.string({ error: "Write the letter" }).transform((v) => v.replace(/\r\n?/g, "\n")).refine((v) => v.trim().length > 0, "Write the letter")
+    .refine((v) => v.length <= 10_000, "Use at most 10,000 characters"),
+});
+export type LetterInput = z.output<typeof letterForm>;
+
+const JOB_STATUS_VALUES = ["draft", "submitted", "proof_ready", "changes_requested", "approved", "in_production", "mailed", "completed", "cancelled"] as const;
+
+/** The dashboard's query string: search text, status filter, page (1-based). Bad values fall back to none. */
+export const jobListQuery = z.object({
+  q: z.string().trim().max(120).optional().catch(undefined).transform((v) => v || undefined),
+  status: z.enum(JOB_STATUS_VALUES).optional().catch(undefined),
+  page: z.coerce.number().int().min(1).max(10_000).optional().catch(undefined).transform((v) => v ?? 1),
+});
+export type JobListQuery = z.output<typeof jobListQuery>;

@@ -77,3 +77,11 @@ export function jobTimeline(tx: Tx, practiceId: string, reference: string) {
     .limit(500)
     .execute();
 }
+
+/** Display names of the given users (the job page names who created, submitted, cancelled, wrote the letter). */
+export async function userNames(tx: Tx, userIds: readonly (string | null)[]): Promise<Map<string, string>> {
+  const ids = [...new Set(userIds.filter((id): id is string => Boolean(id)))];
+  if (!ids.length) return new Map();
+  const rows = await tx.selectFrom("users").select(["id", "full_name"]).where("id", "in", ids).execute();
+  return new Map(rows.map((r) => [r.id, r.full_name]));
+}

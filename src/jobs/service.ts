@@ -12,6 +12,12 @@ import { attestationStatement, isAttestationVersion } from "./attestation.ts";
 import type { AttestationInput, JobDetailsInput } from "./forms.ts";
 import { checkTransition, isCancellable, isEditable, type JobStatus, type LifecycleActor } from "./lifecycle.ts";
 import { findAttestation, findJob, findVerifiedFile, insertAttestation, insertJob, moveJob, updateJob } from "./repo.ts";
+import { decryptField, encryptField, type KeyRing } from "../platform/crypto.ts";
+import type { JobFile, Practice } from "../platform/schema.ts";
+import { findPractice } from "../practices/repo.ts";
+import type { JobListQuery, LetterInput } from "./forms.ts";
+import { allowedFields, checkLetter, letterProblem, starterLetter } from "./letters.ts";
+import { type JobListItem, jobTimeline, listCurrentFiles, listJobs, userNames } from "./repo.ts";
 
 export type JobDeps = { db: Db };
 /** A practice member acting in their session's practice. */
@@ -71,6 +77,7 @@ export async function createJob(deps: JobDeps, actor: MemberActor, input: JobDet
 export async function updateJobDetails(deps: JobDeps, actor: MemberActor, jobId: string, input: JobDetailsInput): Promise<Job> {
   return asMember(deps, actor, "jobs.write", async (tx) => {
     const job = await lockJob(tx, jobId);
+    await assertCurrentBaa(tx, actor.practiceId);
     if (!isEditable(job.status)) throw new JobError("not_editable", "This job can no longer be changed.");
     const updated = await updateJob(tx, job.id, {
       title: input.title, letter_type: input.letterType, mail_class: input.mailClass, return_name: input.returnName,
@@ -112,6 +119,7 @@ export async function submitBlockers(tx: Tx, job: Job): Promise<string[]> {
   const missing: string[] = [];
   if (!(await findAttestation(tx, job.id))) missing.push("Confirm the PHI attestation.");
   if (!(await findVerifiedFile(tx, job.id, "recipients_csv"))) missing.push("Upload the recipient list (CSV) and wait until it is verified.");
+  if (!job.letter_body_enc) missing.push("Write the letter and save it.");
   return missing;
 }
 
@@ -158,5 +166,175 @@ export async function cancelJob(deps: JobDeps, actor: MemberActor, jobId: string
     return moveJobAs(tx, job, "cancelled", { lifecycle: memberLifecycle(actor), audit: memberAudit(actor), request: actor.request }, {
       cancelled_by: actor.userId, cancelled_at: new Date(), cancel_reason: reason,
     }, { reason_given: true });
+  });
+}
+
+// ---- the wizard, the letter, the dashboard and the job page (issue 6) ----------------------------
+
+export type WizardStep = "details" | "attestation" | "uploads" | "letter" | "review";
+export const WIZARD_STEPS: readonly WizardStep[] = ["details", "attestation", "uploads", "letter", "review"];
+
+/** Letter use cases also need the column-encryption key ring (config.keys.encryption). */
+export type LetterDeps = JobDeps & { keys: KeyRing };
+
+/** Where a job's letter lives: bound into the ciphertext, so a body copied to another job fails to decrypt. */
+export function letterContext(jobId: string): string {
+  return `job-letter:${jobId}`;
+}
+
+/** A refused letter: unknown merge fields (named) or stray braces. */
+export class LetterError extends Error {
+  constructor(message: string, readonly unknown: string[]) {
+    super(message);
+  }
+}
+
+export type ReturnAddress = { returnName: string; returnLine1: string; returnLine2: string; returnCity: string; returnState: string; returnZip: string };
+
+/** The return address a new job starts with: the practice profile (the name patients know first). */
+export function practiceReturnAddress(p: Practice): ReturnAddress {
+  return {
+    returnName: p.dba_name ?? p.legal_name ?? p.name, returnLine1: p.address_line1 ?? "", returnLine2: p.address_line2 ?? "",
+    returnCity: p.city ?? "", returnState: p.state ?? "", returnZip: p.postal_code ?? "",
+  };
+}
+
+export type WizardState = {
+  job: Job;
+  practice: Practice;
+  attestation: Awaited<ReturnType<typeof findAttestation>>;
+  files: JobFile[];
+  /** Steps that are finished, and the first one that is not (where "resume" goes). */
+  done: Set<WizardStep>;
+  resume: WizardStep;
+  /** What submitting still needs, in words. */
+  blockers: string[];
+  /** Merge fields the letter may use. */
+  fields: string[];
+};
+
+async function findInPractice(tx: Tx, jobId: string): Promise<Job> {
+  const job = /^[0-9a-f-]{36}$/i.test(jobId) ? await findJob(tx, jobId) : undefined;
+  if (!job) throw new JobError("not_found", "There is no such job in this practice.");
+  return job;
+}
+
+async function wizardState(tx: Tx, job: Job): Promise<WizardState> {
+  const [practice, attestation, files] = await Promise.all([findPractice(tx, job.practice_id), findAttestation(tx, job.id), listCurrentFiles(tx, job.id)]);
+  const done = new Set<WizardStep>(["details"]);
+  if (attestation) done.add("attestation");
+  if (files.some((f) => f.kind === "recipients_csv" && f.status === "verified")) done.add("uploads");
+  if (job.letter_body_enc) done.add("letter");
+  if (!isEditable(job.status)) done.add("review");
+  return {
+    job, practice: practice!, attestation, files, done,
+    resume: WIZARD_STEPS.find((s) => !done.has(s)) ?? "review",
+    blockers: isEditable(job.status) ? await submitBlockers(tx, job) : [],
+    // The standard recipient columns. Reading the uploaded CSV's header here would pull PHI through
+    // the web tier, so extra columns wait until the upload check records the header's names.
+    fields: allowedFields(),
+  };
+}
+
+/** A new job's starting values (jobs.write, BAA in force): the return address from the practice profile. */
+export async function newJobDefaults(deps: JobDeps, actor: MemberActor): Promise<ReturnAddress> {
+  return asMember(deps, actor, "jobs.write", async (tx) => {
+    await assertCurrentBaa(tx, actor.practiceId);
+    return practiceReturnAddress((await findPractice(tx, actor.practiceId))!);
+  });
+}
+
+/**
+ * The job as a wizard step needs it (jobs.write). Another practice's job is not_found; with `gate`
+ * an editable job also needs the BAA in force (BaaRequiredError), checked after the job is found.
+ */
+export async function jobWizard(deps: JobDeps, actor: MemberActor, jobId: string, options: { gate?: boolean } = {}): Promise<WizardState> {
+  return asMember(deps, actor, "jobs.write", async (tx) => {
+    const job = await findInPractice(tx, jobId);
+    if (options.gate && isEditable(job.status)) await assertCurrentBaa(tx, actor.practiceId);
+    return wizardState(tx, job);
+  });
+}
+
+/**
+ * The letter, for reading or editing (proofs.view: the body may carry PHI, so auditors never get
+ * it). A saved body is decrypted and the view audited; before that, the starter for the letter type.
+ */
+export async function readLetter(deps: LetterDeps, actor: MemberActor, jobId: string): Promise<{ state: WizardState; body: string; saved: boolean }> {
+  return asMember(deps, actor, "proofs.view", async (tx) => {
+    const job = await findInPractice(tx, jobId);
+    if (isEditable(job.status)) await assertCurrentBaa(tx, actor.practiceId);
+    const state = await wizardState(tx, job);
+    if (!job.letter_body_enc) {
+      const p = state.practice;
+      return { state, body: starterLetter(job.letter_type, p.dba_name ?? p.legal_name ?? p.name), saved: false };
+    }
+    const body = decryptField(deps.keys, job.letter_body_enc, letterContext(job.id));
+    await recordAudit(tx, {
+      practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.letter.viewed", target: jobTarget(job), request: actor.request,
+      details: { length: body.length },
+    });
+    return { state, body, saved: true };
+  });
+}
+
+/** Saves the letter of an editable job, encrypted; refuses unknown merge fields by name. */
+export async function saveLetter(deps: LetterDeps, actor: MemberActor, jobId: string, input: LetterInput): Promise<Job> {
+  return asMember(deps, actor, "jobs.write", async (tx) => {
+    const job = await lockJob(tx, jobId);
+    await assertCurrentBaa(tx, actor.practiceId);
+    if (!isEditable(job.status)) throw new JobError("not_editable", "This job can no longer be changed.");
+    const allowed = allowedFields();
+    const check = checkLetter(input.body, allowed);
+    const problem = letterProblem(check, allowed);
+    if (problem) throw new LetterError(problem, check.unknown);
+    const encrypted = encryptField(deps.keys, input.body, letterContext(job.id));
+    const saved = await updateJob(tx, job.id, {
+      letter_body_enc: encrypted, letter_key_id: encrypted.split(".")[1]!, letter_length: input.body.length, letter_fields: check.fields,
+      letter_saved_by: actor.userId, letter_saved_at: new Date(),
+    });
+    await recordAudit(tx, {
+      practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.letter.saved", target: jobTarget(job), request: actor.request,
+      details: { length: input.body.length, field_count: check.fields.length },
+    });
+    return saved;
+  });
+}
+
+export const JOBS_PER_PAGE = 20;
+
+/** A page of the practice's jobs for the dashboard (jobs.read: metadata only). */
+export async function listPracticeJobs(deps: JobDeps, actor: MemberActor, query: JobListQuery): Promise<{ rows: JobListItem[]; total: number; page: number; pages: number; timeZone: string }> {
+  return asMember(deps, actor, "jobs.read", async (tx) => {
+    const practice = (await findPractice(tx, actor.practiceId))!;
+    const { rows, total } = await listJobs(tx, { q: query.q, status: query.status }, { offset: (query.page - 1) * JOBS_PER_PAGE, limit: JOBS_PER_PAGE });
+    return { rows, total, page: query.page, pages: Math.max(1, Math.ceil(total / JOBS_PER_PAGE)), timeZone: practice.time_zone };
+  });
+}
+
+export type JobPageData = WizardState & {
+  timeline: Awaited<ReturnType<typeof jobTimeline>>;
+  names: Map<string, string>;
+};
+
+/** Everything the job page shows (jobs.read): details, files, attestation and the job's own audit events. Never the letter body. */
+export async function jobPage(deps: JobDeps, actor: MemberActor, jobId: string): Promise<JobPageData> {
+  return asMember(deps, actor, "jobs.read", async (tx) => {
+    const job = await findInPractice(tx, jobId);
+    const state = await wizardState(tx, job);
+    const [timeline, names] = await Promise.all([
+      jobTimeline(tx, actor.practiceId, job.reference),
+      userNames(tx, [job.created_by, job.submitted_by, job.cancelled_by, job.approved_by, job.letter_saved_by]),
+    ]);
+    return { ...state, timeline, names };
+  });
+}
+
+/** The job's status, for the live status fragment (jobs.read). */
+export async function jobStatus(deps: JobDeps, actor: MemberActor, jobId: string): Promise<Pick<Job, "id" | "reference" | "status" | "updated_at"> & { timeZone: string }> {
+  return asMember(deps, actor, "jobs.read", async (tx) => {
+    const job = await findInPractice(tx, jobId);
+    const practice = (await findPractice(tx, actor.practiceId))!;
+    return { id: job.id, reference: job.reference, status: job.status, updated_at: job.updated_at, timeZone: practice.time_zone };
   });
 }

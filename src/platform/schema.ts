@@ -134,6 +134,14 @@ export interface JobsTable {
   purged_at: NullableTimestamp;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  // The letter (migration 202611232310_job_letters): AES-256-GCM ciphertext from encryptField with
+  // context "job-letter:<job id>", its key id, length and merge fields (names only), who saved it.
+  letter_body_enc: ColumnType<string | null, string | null | undefined, string | null>;
+  letter_key_id: ColumnType<string | null, string | null | undefined, string | null>;
+  letter_length: ColumnType<number | null, number | null | undefined, number | null>;
+  letter_fields: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  letter_saved_by: ColumnType<string | null, string | null | undefined, string | null>;
+  letter_saved_at: NullableTimestamp;
 }
 
 export interface JobAttestationsTable {

@@ -55,6 +55,7 @@ export function PracticeHomePage(props: PracticeHomeProps) {
         <p>You are not a member of any practice. Ask a practice administrator to invite you.</p>
       )}
       {props.baa ? <BaaOnboarding baa={props.baa} /> : null}
+      {props.practice ? <p><a href="/jobs">Mailing jobs</a>: create a job, follow its status and timeline.</p> : null}
       {props.canManageTeam ? <p><a href="/team">Manage the team</a>: invite people, change roles, remove members.</p> : null}
       {props.otherPractices.length > 0 ? (
         <>
