@@ -12,6 +12,7 @@ import { createLogger } from "../src/platform/log.ts";
 import { createQueue } from "../src/platform/queue.ts";
 import { scheduledTasks } from "../src/schedules.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { tamper as tamperAudit } from "./support/tamper.ts";
 import { Client } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
 
@@ -34,17 +35,7 @@ async function practiceWithEvents(n: number): Promise<Member> {
   return admin;
 }
 
-/** Changes rows as a superuser past the append-only triggers: what an attacker with the database would do. */
-async function tamper(statement: RawBuilder<unknown>) {
-  await t.ownerDb.connection().execute(async (conn) => {
-    await sql`SET session_replication_role = replica`.execute(conn);
-    try {
-      await statement.execute(conn);
-    } finally {
-      await sql`SET session_replication_role = origin`.execute(conn);
-    }
-  });
-}
+const tamper = (statement: RawBuilder<unknown>) => tamperAudit(t.ownerDb, statement);
 
 function checkpointsOf(practiceId: string) {
   return t.ownerDb.selectFrom("audit_checkpoints").selectAll().where("practice_id", "=", practiceId).orderBy("checked_at", "desc").execute();

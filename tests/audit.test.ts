@@ -6,6 +6,7 @@ import { chainHash, GENESIS_HASH, verifyAuditChains } from "../src/audit/verify.
 import { withPlatform, withTenant } from "../src/platform/db.ts";
 import { createPractice } from "../src/practices/service.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { tamper as tamperAudit } from "./support/tamper.ts";
 
 let t: TestApp;
 let a: string;
@@ -21,17 +22,7 @@ async function audit(practiceId: string, n = 1) {
   }
 }
 
-/** What an attacker with superuser rights could do: change rows with the append-only triggers off. */
-async function tamper(statement: RawBuilder<unknown>) {
-  await t.ownerDb.connection().execute(async (conn) => {
-    await sql`SET session_replication_role = replica`.execute(conn);
-    try {
-      await statement.execute(conn);
-    } finally {
-      await sql`SET session_replication_role = origin`.execute(conn);
-    }
-  });
-}
+const tamper = (statement: RawBuilder<unknown>) => tamperAudit(t.ownerDb, statement);
 
 beforeAll(async () => {
   t = await createTestApp();

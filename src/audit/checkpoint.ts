@@ -4,6 +4,7 @@
 import { sql } from "kysely";
 import { type Db, type Tx, withContext } from "../platform/db.ts";
 import { hmacHex, type KeyRing, verifyHmacHex } from "../platform/crypto.ts";
+import type { AuditCheckpoint } from "../platform/schema.ts";
 import { recordAudit } from "./record.ts";
 import { chainKey, type ChainPoint, GENESIS, walkChain } from "./verify.ts";
 
@@ -11,17 +12,7 @@ const ACTOR = "system:audit-checkpoint" as const;
 /** A checkpoint older than this means the daily task stopped running: the viewer warns. */
 export const CHECKPOINT_STALE_HOURS = 48;
 
-type CheckpointRow = {
-  practice_id: string | null;
-  through_seq: string;
-  through_hash: string;
-  through_at: Date | null;
-  checked_at: Date;
-  status: "verified" | "broken";
-  problem: Record<string, unknown> | null;
-  key_id: string;
-  signature: string;
-};
+type CheckpointRow = Omit<AuditCheckpoint, "id">;
 
 /** The exact text a checkpoint's signature covers; any edited field breaks it. The problem's keys
  *  are sorted because jsonb does not keep the order they were written in. */
