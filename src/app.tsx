@@ -11,7 +11,7 @@ import { errorHandler, notFoundHandler } from "./http/errors.tsx";
 import { render } from "./http/render.tsx";
 import { requestContext } from "./http/request-context.ts";
 import { requestLogger } from "./http/request-logger.ts";
-import { securityHeaders } from "./http/security-headers.ts";
+import { securityHeaders, type SecurityHeadersOptions } from "./http/security-headers.ts";
 import type { BlobStore } from "./platform/blob.ts";
 import type { Db } from "./platform/db.ts";
 import type { Logger } from "./platform/log.ts";
@@ -30,6 +30,7 @@ import { baaBanner } from "./baa/http.tsx";
 import { baaRoutes } from "./baa/routes.tsx";
 import { jobRoutes } from "./jobs/routes.tsx";
 import { operatorRoutes } from "./operators/routes.tsx";
+import { uploadRoutes } from "./jobs/upload-routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
 export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer };
@@ -46,7 +47,10 @@ export function createApp(deps: AppDeps) {
   app.use(requestLogger());
   // 3. CSP with a per-request nonce, no framing, no referrer, nosniff, HSTS in production, no-store.
   //    In clerk mode the CSP also names Clerk's Frontend API (its sign-in form and token refresh).
-  app.use(securityHeaders({ production: config.production, ...(config.auth.clerk ? clerkContentSecurity(config.auth.clerk) : {}) }));
+  //    connect-src also names the blob endpoint: browsers upload files straight to storage (public/upload.js).
+  const clerkSources: SecurityHeadersOptions = config.auth.clerk ? clerkContentSecurity(config.auth.clerk) : {};
+  const blobOrigin = new URL(deps.blob.container.url).origin;
+  app.use(securityHeaders({ production: config.production, ...clerkSources, connectSrc: [...(clerkSources.connectSrc ?? []), blobOrigin] }));
   // 4. Static assets (htmx, CSS, scripts) from public/, before anything that needs a session.
   app.use("/static/*", serveStatic({ root: PUBLIC_DIR, rewriteRequestPath: (p) => p.replace(/^\/static/, "") }));
   // 5. CSRF: an unsafe method must come from our own origin (Origin or Sec-Fetch-Site); SameSite
@@ -83,6 +87,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", jobRoutes({ db: deps.db, config }));
   app.route("/", operatorRoutes({ db: deps.db, mailer: deps.mailer, logger: deps.logger, appOrigin: config.appOrigin }));
   app.route("/", auditRoutes({ db: deps.db, hmacKeys: config.keys.hmac }));
+  app.route("/", uploadRoutes({ db: deps.db, blob: deps.blob, config }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 

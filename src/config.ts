@@ -70,6 +70,11 @@ const schema = z
     // Background work (pg-boss cron schedules, UTC).
     AUDIT_PARTITIONS_CRON: cron.default("5 2 * * *"),
     AUDIT_CHECKPOINT_CRON: cron.default("15 2 * * *"),
+    // Direct browser uploads (src/jobs/uploads.ts): size limits per kind, SAS lifetime, rate limit per user.
+    UPLOAD_MAX_CSV_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(50 * 1024 ** 2),
+    UPLOAD_MAX_IMAGE_BYTES: z.coerce.number().int().min(1).max(100 * 1024 ** 2).default(5 * 1024 ** 2),
+    UPLOAD_SAS_MINUTES: z.coerce.number().int().min(1).max(10, "must be at most 10 (upload URLs are short-lived)").default(10),
+    UPLOAD_URLS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
     AUTH_PROVIDER: z.enum(["local", "clerk"]).default("local"),
     CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_[A-Za-z0-9$=_-]+$/, "must be a Clerk publishable key (pk_test_… or pk_live_…)").optional(),
     // The instance's PEM public key: session tokens are verified without calling Clerk.
@@ -134,6 +139,12 @@ const schema = z
         container: env.AZURE_STORAGE_CONTAINER,
       },
       keys: { hmac: env.HMAC_KEYS, encryption: env.ENCRYPTION_KEYS },
+      uploads: {
+        maxCsvBytes: env.UPLOAD_MAX_CSV_BYTES,
+        maxImageBytes: env.UPLOAD_MAX_IMAGE_BYTES,
+        sasMinutes: env.UPLOAD_SAS_MINUTES,
+        urlsPerMinute: env.UPLOAD_URLS_PER_MINUTE,
+      },
       // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
       mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },
       session: { idleMinutes: env.SESSION_IDLE_MINUTES, absoluteHours: env.SESSION_ABSOLUTE_HOURS },

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sha256Hex } from "../src/platform/crypto.ts";
 import { withContext } from "../src/platform/db.ts";
 import { downloadPath } from "../src/baa/service.ts";
-import { createJob } from "../src/jobs/service.ts";
+import { attestationStatement } from "../src/jobs/attestation.ts";
+import { attestJob, createJob } from "../src/jobs/service.ts";
+import { issueUploadUrl } from "../src/jobs/uploads.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { makeOperator, makePerson, type Person, sessionToken } from "./support/people.ts";
 
@@ -72,6 +74,19 @@ const MATRIX: Record<string, Row> = {
   "POST /operator/jobs/:id/start": { method: "POST", path: `/operator/jobs/${ZERO_ID}/start`, body: {}, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 404 }) },
   "POST /operator/jobs/:id/mailed": { method: "POST", path: `/operator/jobs/${ZERO_ID}/mailed`, body: { mailedOn: "2020-01-01", pieces: "0" }, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 422 }) },
   "POST /operator/jobs/:id/complete": { method: "POST", path: `/operator/jobs/${ZERO_ID}/complete`, body: {}, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 404 }) },
+  // Direct uploads (jobs/upload-routes.tsx): members who may write jobs, on a job of their practice;
+  // auditors and operators are refused; another practice's admin finds no such job (404). A valid
+  // request for a URL answers 201; completing a file that never arrived answers 409.
+  "GET /jobs/:id/uploads": { path: () => `/jobs/${uploadJob.id}/uploads`, expect: members({ admin: 200, staff: 200, auditor: 403, otherAdmin: 404, operator: 403 }) },
+  "POST /jobs/:id/files": {
+    method: "POST", path: () => `/jobs/${uploadJob.id}/files`,
+    body: { kind: "recipients_csv", name: "list.csv", size: "10", type: "text/csv", sha256: "a".repeat(64) },
+    expect: members({ admin: 201, staff: 201, auditor: 403, otherAdmin: 404, operator: 403 }),
+  },
+  "POST /jobs/:id/files/:fileId/complete": {
+    method: "POST", path: () => `/jobs/${uploadJob.id}/files/${uploadJob.fileId}/complete`, body: {},
+    expect: members({ admin: 409, staff: 409, auditor: 403, otherAdmin: 404, operator: 403 }),
+  },
   "GET /audit": { path: "/audit", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/events": { path: `/audit/events?after=2026-01-01T00:00:00.000Z_1`, expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/export.csv": { path: "/audit/export.csv", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
@@ -181,6 +196,21 @@ beforeAll(async () => {
     title: "Matrix job", letterType: "other", mailClass: "first_class", returnName: "Matrix Practice", returnLine1: "1 Main St", returnLine2: null,
     returnCity: "Boston", returnState: "MA", returnZip: "02110",
   })).id;
+});
+
+// A job of the admin's practice, attested, with a pending file that was never uploaded (upload rows).
+const uploadJob = { id: ZERO_ID, fileId: ZERO_ID };
+beforeAll(async () => {
+  const actor = { userId: people.admin.userId, practiceId: people.admin.practiceId!, role: "admin" as const };
+  const job = await createJob({ db: t.db }, actor, {
+    title: "Matrix job", letterType: "practice_closure", mailClass: "first_class", returnName: "Matrix Practice", returnLine1: "1 Main St",
+    returnLine2: null, returnCity: "Boston", returnState: "MA", returnZip: "02110",
+  });
+  await attestJob({ db: t.db }, actor, job.id, { statementVersion: attestationStatement().version, confirm: "yes", initials: "MA" });
+  const file = await issueUploadUrl({ db: t.db, blob: t.blob, config: t.config }, actor, job.id, {
+    kind: "recipients_csv", name: "list.csv", size: 10, type: "text/csv", sha256: "a".repeat(64),
+  });
+  Object.assign(uploadJob, { id: job.id, fileId: file.fileId });
 });
 
 function registeredRoutes(): string[] {

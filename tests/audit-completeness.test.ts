@@ -10,7 +10,9 @@ import { Client } from "./support/browserless.ts";
 import { makePerson } from "./support/people.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { makeOperator, sessionToken } from "./support/people.ts";
-import { createJob } from "../src/jobs/service.ts";
+import { attestJob, createJob } from "../src/jobs/service.ts";
+import { attestationStatement } from "../src/jobs/attestation.ts";
+import { createHash } from "node:crypto";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -239,6 +241,15 @@ const SCENARIOS: Record<string, Scenario> = {
     const { client, operatorId, job } = await operatorWithJob("mailed");
     return { client, path: `/operator/jobs/${job.id}/complete`, body: {}, expected: { actions: ["job.status.changed"], actorId: operatorId, practiceId: job.practice_id, target: { type: "job", id: job.reference } } };
   },
+  "POST /jobs/:id/files": async () => {
+    const u = await uploader();
+    return { client: u.client, path: `/jobs/${u.job.id}/files`, body: declared(CSV_BYTES), expected: { actions: ["job.upload_url.issued"], actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
+  },
+  "POST /jobs/:id/files/:fileId/complete": async () => {
+    const u = await uploader();
+    const grant = await u.upload(CSV_BYTES);
+    return { client: u.client, path: grant.completeUrl, body: {}, expected: { actions: ["job.file.verified"], actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
+  },
 };
 
 /** A platform operator signed in (session cookie), and a job of a signed practice put into `status`. */
@@ -253,6 +264,31 @@ async function operatorWithJob(status: "approved" | "in_production" | "mailed") 
   const client = new Client(t, IP);
   client.cookies.set("__Host-plh_session", await sessionToken(t, operator));
   return { client, operatorId: operator.userId, job };
+}
+
+// Direct uploads: a signed-in admin of a signed practice with an attested job, who can get an
+// upload URL and send bytes straight to (real) Azurite.
+const CSV_BYTES = new TextEncoder().encode("name,address\nPat Example,1 Main St\n");
+const declared = (bytes: Uint8Array, kind = "recipients_csv") =>
+  ({ kind, name: "list.csv", size: String(bytes.length), type: "text/csv", sha256: createHash("sha256").update(bytes).digest("hex") });
+async function uploader(options: { attest?: boolean } = {}) {
+  const owner = await makeSignedPractice(t, "Upload Audit Clinic");
+  const actor = { userId: owner.userId, practiceId: owner.practiceId, role: "admin" as const };
+  const job = await createJob({ db: t.db }, actor, {
+    title: "Relocation notice", letterType: "practice_closure", mailClass: "first_class", returnName: "Upload Clinic", returnLine1: "1 Main St",
+    returnLine2: null, returnCity: "Albany", returnState: "NY", returnZip: "12207",
+  });
+  if (options.attest ?? true) await attestJob({ db: t.db }, actor, job.id, { statementVersion: attestationStatement().version, confirm: "yes", initials: "AA" });
+  const client = new Client(t, IP);
+  client.cookies.set("__Host-plh_session", await sessionToken(t, owner));
+  /** Gets a URL and puts `bytes` in storage (declared as a CSV of `declaredAs`). */
+  async function upload(bytes: Uint8Array, declaredAs: Uint8Array = bytes) {
+    const grant = (await (await client.post(`/jobs/${job.id}/files`, declared(declaredAs), { accept: "application/json" })).json()) as { uploadUrl: string; completeUrl: string };
+    const put = await fetch(grant.uploadUrl, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob", "x-ms-blob-content-type": "text/csv" }, body: bytes as Uint8Array<ArrayBuffer> });
+    expect(put.status).toBe(201);
+    return grant;
+  }
+  return { client, userId: owner.userId, practiceId: owner.practiceId, job, upload };
 }
 
 const BAA_PROFILE = {
@@ -311,6 +347,21 @@ const REFUSALS: Record<string, Scenario> = {
   "operator move the lifecycle refuses (completing an approved job)": async () => {
     const { client, operatorId, job } = await operatorWithJob("approved");
     return { client, path: `/operator/jobs/${job.id}/complete`, body: {}, expected: { actions: ["access.denied"], outcome: "denied", actorId: operatorId, practiceId: null } };
+  },
+  "upload URL before the PHI attestation": async () => {
+    const u = await uploader({ attest: false });
+    return { client: u.client, path: `/jobs/${u.job.id}/files`, body: declared(CSV_BYTES), expected: { actions: ["job.upload_url.issued"], outcome: "denied", actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
+  },
+  "upload verification of a file that never arrived": async () => {
+    const u = await uploader();
+    const grant = (await (await u.client.post(`/jobs/${u.job.id}/files`, declared(CSV_BYTES), { accept: "application/json" })).json()) as { completeUrl: string };
+    return { client: u.client, path: grant.completeUrl, body: {}, expected: { actions: ["job.file.rejected"], outcome: "denied", actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
+  },
+  "upload rejected (a PNG declared as a CSV)": async () => {
+    const u = await uploader();
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+    const grant = await u.upload(png);
+    return { client: u.client, path: grant.completeUrl, body: {}, expected: { actions: ["job.file.rejected"], outcome: "denied", actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
   },
   "job created without the BAA": async () => {
     const m = await jobMember(false);

@@ -43,6 +43,10 @@ export const AUDIT_ACTIONS = {
   "job.letter.saved": "A member saved an editable job's letter (stored encrypted with AES-256-GCM; the text is never in the trail). Target: the job. Details: length (characters), field_count (merge fields used).",
   "job.letter.viewed": "Someone with proofs.view opened a job's saved letter (decrypted for the letter step or for reading). Target: the job. Details: length.",
   "job.status.changed": "A job moved in its lifecycle (draft → submitted → proof_ready ⇄ changes_requested → approved → in_production → mailed → completed, or cancelled before production), by a member, an operator or the system. Target: the job. Details: from, to, and for some moves reason_given (cancel; the text stays on the job), pieces and mailed_on (mailed, by an operator).",
+  "job.upload_url.issued": "A member was given a create/write-only upload URL (SAS, at most 10 minutes) for one server-named blob of a job; the file is recorded as pending. A refusal (no BAA, no attestation, job not editable, wrong kind, size or type, too many URLs) is recorded as denied. Target: the job. Details: file_id, kind, declared_size (never the file name); reason when denied.",
+  "job.file.verified": "The server checked an uploaded blob (size, content type, first bytes, SHA-256) and marked the file verified. Target: the job. Details: file_id, kind, size.",
+  "job.file.rejected": "An uploaded file failed the server's checks and its blob was deleted (outcome denied; the file row keeps the exact reason), or a verification request was refused without a change: unknown file, not uploaded yet, already decided, job not editable (outcome denied), or storage failed (outcome error). Target: the job. Details: file_id, kind, reason.",
+  "job.file.replaced": "A newly verified upload replaced the job's previous verified file of the same kind; the old blob was deleted. Target: the job. Details: file_id (the old file), replaced_by, kind.",
 } as const satisfies Record<string, string>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -15,6 +15,26 @@ export type BlobStore = {
   putPrivate(name: string, data: Uint8Array, contentType: string): Promise<void>;
   /** A read-only URL for one blob, valid `seconds` (see readSasUrl below). */
   readUrl(name: string, options: ReadUrlOptions): Promise<string>;
+  /** A create+write-only URL for one blob name, valid `seconds` (see uploadSasUrl below). */
+  uploadUrl(name: string, options: UploadUrlOptions): Promise<string>;
+  /** Size and content type of a blob, or null when there is no such blob. */
+  inspect(name: string): Promise<BlobFacts | null>;
+  /**
+   * Takes an infinite lease with our own (secret) lease id: from then on nobody without that id can
+   * write or delete the blob, so what the server checks is what stays. False when there is no blob.
+   */
+  lease(name: string, leaseId: string): Promise<boolean>;
+  /** Streams the blob's bytes through `visit` in chunks (in memory, never to disk). */
+  readChunks(name: string, visit: (chunk: Uint8Array) => void, options?: { leaseId?: string }): Promise<void>;
+  /** Deletes a blob (and its snapshots) if it exists; `leaseId` when the blob is leased. */
+  remove(name: string, options?: { leaseId?: string }): Promise<void>;
+};
+
+export type BlobFacts = { size: number; contentType: string | null };
+
+export type UploadUrlOptions = {
+  /** How long the URL works: seconds, 1-600 (ten minutes at most). */
+  seconds: number;
 };
 
 function serviceClient(settings: Config["blob"], pipeline: StoragePipelineOptions): BlobServiceClient {
@@ -28,6 +48,8 @@ export function createBlobStore(settings: Config["blob"]): BlobStore {
   const probe = serviceClient(settings, { retryOptions: { maxTries: 1, tryTimeoutInMs: 2_000 } });
   const container = service.getContainerClient(settings.container);
   const probeContainer = probe.getContainerClient(settings.container);
+  // One user delegation key (account-URL mode) for every SAS this store signs, read or upload.
+  const delegationKey = settings.connectionString ? null : delegationKeyCache((startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn));
   return {
     containerName: settings.container,
     container,
@@ -44,9 +66,43 @@ export function createBlobStore(settings: Config["blob"]): BlobStore {
         conditions: { ifNoneMatch: "*" },
       });
     },
-    readUrl: readSasUrl(settings, service, container),
+    readUrl: readSasUrl(container, delegationKey),
+    uploadUrl: uploadSasUrl(container, delegationKey),
+    async inspect(name) {
+      try {
+        const p = await container.getBlobClient(name).getProperties();
+        return { size: p.contentLength ?? 0, contentType: p.contentType ?? null };
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw error;
+      }
+    },
+    async lease(name, leaseId) {
+      try {
+        await container.getBlobClient(name).getBlobLeaseClient(leaseId).acquireLease(-1);
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    },
+    async readChunks(name, visit, options = {}) {
+      const res = await container.getBlobClient(name).download(0, undefined, options.leaseId ? { conditions: { leaseId: options.leaseId } } : {});
+      const body = res.readableStreamBody;
+      if (!body) throw new Error("blob download returned no body");
+      for await (const chunk of body as AsyncIterable<Uint8Array | string>) visit(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    },
+    async remove(name, options = {}) {
+      await container.getBlobClient(name).deleteIfExists({ deleteSnapshots: "include", ...(options.leaseId ? { conditions: { leaseId: options.leaseId } } : {}) });
+    },
   };
 }
+
+function isNotFound(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { statusCode?: number }).statusCode === 404;
+}
+
+type DelegationKey = (() => Promise<UserDelegationKey>) | null;
 
 // ---- read SAS (added with the BAA: executed PDFs are served by redirect, never through the app) --
 
@@ -62,8 +118,7 @@ export type ReadUrlOptions = {
  * Account-URL mode (managed identity): a user-delegation SAS, its delegation key cached and renewed
  * before it expires. HTTPS-only whenever the endpoint is HTTPS.
  */
-function readSasUrl(settings: Config["blob"], service: BlobServiceClient, container: ContainerClient) {
-  const delegationKey = settings.connectionString ? null : delegationKeyCache((startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn));
+function readSasUrl(container: ContainerClient, delegationKey: DelegationKey) {
   return async function readUrl(name: string, options: ReadUrlOptions): Promise<string> {
     if (!Number.isInteger(options.seconds) || options.seconds < 1 || options.seconds > 3600) throw new RangeError("readUrl: seconds must be 1-3600");
     if (options.downloadName !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(options.downloadName)) throw new RangeError("readUrl: downloadName must be letters, digits, . _ -");
@@ -73,6 +128,27 @@ function readSasUrl(settings: Config["blob"], service: BlobServiceClient, contai
       expiresOn: new Date(Date.now() + options.seconds * 1000),
       protocol: blob.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
       ...(options.downloadName ? { contentDisposition: `attachment; filename="${options.downloadName}"` } : {}),
+    };
+    return delegationKey ? blob.generateUserDelegationSasUrl(sas, await delegationKey()) : blob.generateSasUrl(sas);
+  };
+}
+
+// ---- upload SAS (direct browser uploads: src/jobs/uploads.ts) --------------------------------------
+
+/**
+ * Upload SAS URLs for one blob name: create and write only (no read, list or delete; Put Blob, Put
+ * Block and Put Block List work, nothing else), at most ten minutes, HTTPS-only whenever the
+ * endpoint is HTTPS. Account key (connection string) or user delegation key (managed identity),
+ * the same cached key as read SAS.
+ */
+function uploadSasUrl(container: ContainerClient, delegationKey: DelegationKey) {
+  return async function uploadUrl(name: string, options: UploadUrlOptions): Promise<string> {
+    if (!Number.isInteger(options.seconds) || options.seconds < 1 || options.seconds > 600) throw new RangeError("uploadUrl: seconds must be 1-600");
+    const blob = container.getBlobClient(name);
+    const sas = {
+      permissions: BlobSASPermissions.parse("cw"),
+      expiresOn: new Date(Date.now() + options.seconds * 1000),
+      protocol: blob.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
     };
     return delegationKey ? blob.generateUserDelegationSasUrl(sas, await delegationKey()) : blob.generateSasUrl(sas);
   };
@@ -121,4 +197,24 @@ export async function allowBrowserUploadsFrom(settings: Config["blob"], origin: 
       },
     ],
   });
+}
+
+/** The storage CORS rules in force (what `bun run storage:setup` checks after applying its own). */
+export async function corsRules(settings: Config["blob"]): Promise<{ allowedOrigins: string; allowedMethods: string; allowedHeaders: string }[]> {
+  const properties = await serviceClient(settings, {}).getProperties();
+  return (properties.cors ?? []).map((r) => ({ allowedOrigins: r.allowedOrigins, allowedMethods: r.allowedMethods, allowedHeaders: r.allowedHeaders }));
+}
+
+/**
+ * The PHI container's anonymous access level: "private" (none), "blob" or "container" (public), or
+ * "missing" when the container does not exist.
+ */
+export async function containerAccess(settings: Config["blob"]): Promise<"private" | "blob" | "container" | "missing"> {
+  try {
+    const properties = await serviceClient(settings, {}).getContainerClient(settings.container).getProperties();
+    return properties.blobPublicAccess ?? "private";
+  } catch (error) {
+    if (isNotFound(error)) return "missing";
+    throw error;
+  }
 }

@@ -176,6 +176,15 @@ export interface JobFilesTable {
   created_by: string;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Migration 202611232320_uploads: the server's secret lease on the blob (never sent to a browser). */
+  blob_lease_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Migration 202611232320_uploads: upload URLs given to each user in the current window. */
+export interface UploadUrlThrottleTable {
+  user_id: string;
+  window_started_at: Generated<Date>;
+  issued: Generated<number>;
 }
 
 export interface UsersTable {
@@ -284,6 +293,7 @@ export interface Database {
   sessions: SessionsTable;
   email_tokens: EmailTokensTable;
   auth_throttle: AuthThrottleTable;
+  upload_url_throttle: UploadUrlThrottleTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -293,7 +303,6 @@ export type Session = Selectable<SessionsTable>;
 export type Practice = Selectable<PracticesTable>;
 export type NewPractice = Insertable<PracticesTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
-export type AuditCheckpoint = Selectable<AuditCheckpointsTable>;
 export type BaaVersion = Selectable<BaaVersionsTable>;
 export type BaaSignature = Selectable<BaaSignaturesTable>;
 export type Job = Selectable<JobsTable>;
