@@ -26,7 +26,7 @@ describe("reading", () => {
     ].join("\r\n") + "\r\n";
     const seen: Record<string, string>[] = [];
     const { fields } = await readRecipients(bytes(csv, 3), (r) => { seen.push(r.fields); });
-    expect(fields).toEqual(["first_name", "last_name", "address1", "city", "state", "zip", "address2", "appointment_date"]);
+    expect(fields).toEqual(["first_name", "last_name", "address1", "address2", "city", "state", "zip", "appointment_date"]);
     expect(seen[0]).toMatchObject({ first_name: "José", last_name: "O'Brien-Núñez", address1: "12 Main St, Rear", address2: "", state: "MA", zip: "02118", appointment_date: "2026-12-01" });
     expect(seen[1]).toMatchObject({ first_name: 'Ann "Nan"', address2: "Unit 4", zip: "02139-4307" });
   });
@@ -39,6 +39,7 @@ describe("reading", () => {
   test("fieldName turns a header into a merge field name", () => {
     expect(fieldName(" Appointment Date ")).toBe("appointment_date");
     expect(fieldName("Dr. (Provider)")).toBe("dr_provider");
+    expect(fieldName("2nd visit")).toBeNull();
   });
 });
 

@@ -1,17 +1,11 @@
 // The letter of a job: starter bodies per letter type, and merge fields written {{first_name}}.
 // Pure functions: the service decides which fields a job allows and stores the body encrypted.
 import type { LetterType } from "../platform/schema.ts";
+import { fieldName, STANDARD_FIELDS } from "../proofs/recipients.ts";
 
-/** The recipient columns every recipient list has (the uploads step checks the CSV for them). */
-export const STANDARD_FIELDS = ["first_name", "last_name", "address1", "address2", "city", "state", "zip"] as const;
+export { STANDARD_FIELDS };
 
 export const LETTER_MAX = 10_000;
-
-/** A CSV header cell as a merge field name: "Appointment Date" → appointment_date (null when nothing usable is left). */
-export function fieldName(header: string): string | null {
-  const name = header.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40);
-  return /^[a-z][a-z0-9_]*$/.test(name) ? name : null;
-}
 
 /** The fields a letter may use: the standard set, then any extra CSV columns, without repeats. */
 export function allowedFields(extra: readonly string[] = []): string[] {

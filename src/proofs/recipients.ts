@@ -5,7 +5,8 @@ import { parse } from "csv-parse";
 import { USPS_STATE_CODES, zipMatchesState } from "./zip-prefixes.ts";
 
 export const REQUIRED_FIELDS = ["first_name", "last_name", "address1", "city", "state", "zip"] as const;
-export const STANDARD_FIELDS = [...REQUIRED_FIELDS, "address2"] as const;
+/** The recipient columns every list has, in address order (address2 may be empty). */
+export const STANDARD_FIELDS = ["first_name", "last_name", "address1", "address2", "city", "state", "zip"] as const;
 export type StandardField = (typeof STANDARD_FIELDS)[number];
 
 /** The longest line that fits the 4-inch recipient window at 10 pt (checked exactly again at layout). */
@@ -22,9 +23,10 @@ const ALIASES: Record<string, StandardField> = {
   zip: "zip", zipcode: "zip", postalcode: "zip", postcode: "zip", zip5: "zip", zipplus4: "zip", zip4: "zip",
 };
 
-/** A header cell as a merge-field name: "Appointment Date" → appointment_date. */
-export function fieldName(header: string): string {
-  return header.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40);
+/** A header cell as a merge-field name: "Appointment Date" → appointment_date (null when nothing usable is left). */
+export function fieldName(header: string): string | null {
+  const name = header.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40);
+  return /^[a-z][a-z0-9_]*$/.test(name) ? name : null;
 }
 
 function standardField(header: string): StandardField | undefined {
@@ -120,7 +122,7 @@ export async function readRecipients(
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
       if (!columns) {
-        columns = record.map((h) => standardField(h) ?? (fieldName(h) || undefined));
+        columns = record.map((h) => standardField(h) ?? fieldName(h) ?? undefined);
         const missing = REQUIRED_FIELDS.filter((f) => !columns!.includes(f));
         if (missing.length) {
           throw new RecipientListError(`The list has no column for ${missing.join(", ")}. The first row must name the columns, e.g. first_name, last_name, address1, address2, city, state, zip.`);

@@ -1,28 +1,18 @@
 // The job wizard in a real Chromium under the strict CSP: the details step refuses an empty title
 // in place (htmx swap, message tied to the field), saves and moves on to the attestation, which is
 // recorded; no console error, CSP violation or stripped htmx element on the way.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
-import type { Browser } from "playwright-core";
-import { launchChromium, SCREENSHOT_DIR, serveTestApp } from "../support/browser.ts";
+import { browserAndApp, SCREENSHOT_DIR } from "../support/browser.ts";
 import { makeSignedPractice } from "../support/baa.ts";
 import { sessionToken } from "../support/people.ts";
 
-let browser: Browser;
-let served: Awaited<ReturnType<typeof serveTestApp>>;
-
-beforeAll(async () => {
-  [browser, served] = await Promise.all([launchChromium(), serveTestApp()]);
-}, 30_000);
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-});
+const ctx = browserAndApp();
 
 test("details → attestation in Chromium, with no console or CSP errors", async () => {
-  const admin = await makeSignedPractice(served, "Browser Clinic");
-  const context = await browser.newContext();
-  await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(served, admin), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
+  const admin = await makeSignedPractice(ctx.served, "Browser Clinic");
+  const context = await ctx.browser.newContext();
+  await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(ctx.served, admin), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("console", (m) => {
@@ -35,7 +25,7 @@ test("details → attestation in Chromium, with no console or CSP errors", async
     document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
   });
 
-  await page.goto(`${served.origin}/jobs/new`);
+  await page.goto(`${ctx.served.origin}/jobs/new`);
   await page.waitForFunction(() => (window as unknown as { htmx?: unknown }).htmx !== undefined);
   expect(await page.locator('[aria-current="step"]').textContent()).toContain("Step 1. Details");
   // The return address comes from the practice profile.
@@ -70,7 +60,7 @@ test("details → attestation in Chromium, with no console or CSP errors", async
   await page.screenshot({ path: `${SCREENSHOT_DIR}/job-wizard-attestation.png`, fullPage: true });
   expect(problems).toEqual([]);
   await Promise.all([page.waitForURL(new RegExp(`/jobs/${jobId}/uploads$`)), page.getByRole("button", { name: "Confirm and continue" }).click()]);
-  const attestation = await served.ownerDb.selectFrom("job_attestations").select(["user_id", "initials", "statement_version"]).where("job_id", "=", jobId).executeTakeFirstOrThrow();
+  const attestation = await ctx.served.ownerDb.selectFrom("job_attestations").select(["user_id", "initials", "statement_version"]).where("job_id", "=", jobId).executeTakeFirstOrThrow();
   expect(attestation).toEqual({ user_id: admin.userId, initials: "AA", statement_version: "2026-11" });
   await context.close();
 }, 60_000);

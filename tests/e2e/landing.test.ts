@@ -1,23 +1,13 @@
 // The landing page in a real Chromium: the strict CSP holds (no violations), htmx and its CSP
 // extension load from our own origin, and the stylesheet applies.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
-import type { Browser } from "playwright-core";
-import { launchChromium, SCREENSHOT_DIR, serveTestApp } from "../support/browser.ts";
+import { browserAndApp, SCREENSHOT_DIR } from "../support/browser.ts";
 
-let browser: Browser;
-let served: Awaited<ReturnType<typeof serveTestApp>>;
-
-beforeAll(async () => {
-  [browser, served] = await Promise.all([launchChromium(), serveTestApp()]);
-}, 30_000);
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-});
+const ctx = browserAndApp();
 
 test("the landing page loads under the strict CSP with htmx active and no errors", async () => {
-  const page = await browser.newPage();
+  const page = await ctx.browser.newPage();
   const problems: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
@@ -28,13 +18,13 @@ test("the landing page loads under the strict CSP with htmx active and no errors
     if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`);
   });
   page.on("request", (r) => {
-    if (!r.url().startsWith(served.origin)) outside.push(r.url());
+    if (!r.url().startsWith(ctx.served.origin)) outside.push(r.url());
   });
   await page.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
   });
 
-  const response = await page.goto(`${served.origin}/`, { waitUntil: "load" });
+  const response = await page.goto(`${ctx.served.origin}/`, { waitUntil: "load" });
   expect(response?.status()).toBe(200);
   await page.waitForFunction(() => (window as unknown as { htmx?: unknown }).htmx !== undefined);
 

@@ -1,5 +1,6 @@
 // Debian's Chromium driven by playwright-core: never a downloaded browser. The flags keep it off
 // the network (this machine has none) and working as root.
+import { afterAll, beforeAll } from "bun:test";
 import { type Browser, chromium } from "playwright-core";
 import { createTestApp, type TestApp } from "./app.ts";
 
@@ -33,4 +34,22 @@ export async function serveTestApp(env: Record<string, string> = {}): Promise<Te
       await t.close();
     },
   };
+}
+
+export type ServedApp = Awaited<ReturnType<typeof serveTestApp>>;
+
+/**
+ * For a browser test file: Chromium and the served app start before its tests and stop after
+ * them. Read `.browser` and `.served` inside tests (they are set once beforeAll has run).
+ */
+export function browserAndApp(env: Record<string, string> = {}): { browser: Browser; served: ServedApp } {
+  const state = {} as { browser: Browser; served: ServedApp };
+  beforeAll(async () => {
+    [state.browser, state.served] = await Promise.all([launchChromium(), serveTestApp(env)]);
+  }, 30_000);
+  afterAll(async () => {
+    await state.browser?.close();
+    await state.served?.stop();
+  });
+  return state;
 }

@@ -1,7 +1,7 @@
 // The BAA onboarding wizard: progress, then one step. Pure functions of the data they get; htmx
 // swaps the whole #baa-wizard region, and every form also works without script.
 import { useNonce } from "../components/nonce-context.ts";
-import { Field, FormErrors } from "../components/field.tsx";
+import { Field, FormErrors, SelectField } from "../components/field.tsx";
 
 export type WizardStep = "profile" | "review" | "sign" | "done";
 export const STEPS: { step: WizardStep; label: string }[] = [
@@ -57,22 +57,6 @@ function Progress(props: { step: WizardStep; reachable: WizardStep[] }) {
   );
 }
 
-function Select(props: { name: string; label: string; options: { value: string; label: string }[]; selected?: string; error?: string; hint?: string }) {
-  const id = `field-${props.name}`;
-  const described = [props.hint ? `${id}-hint` : null, props.error ? `${id}-error` : null].filter(Boolean).join(" ");
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      {props.hint ? <p class="hint" id={`${id}-hint`}>{props.hint}</p> : null}
-      <select id={id} name={props.name} required aria-invalid={props.error ? "true" : undefined} aria-describedby={described || undefined}>
-        <option value="">Choose…</option>
-        {props.options.map((o) => <option value={o.value} selected={o.value === props.selected}>{o.label}</option>)}
-      </select>
-      {props.error ? <p class="field-error" id={`${id}-error`}>{props.error}</p> : null}
-    </div>
-  );
-}
-
 function ProfileStep(props: WizardProps) {
   const nonce = useNonce();
   const v = props.values ?? {};
@@ -89,13 +73,13 @@ function ProfileStep(props: WizardProps) {
         <Field name="addressLine1" label="Street address" value={v.addressLine1} error={e.addressLine1} maxlength={200} autocomplete="address-line1" />
         <Field name="addressLine2" label="Suite, floor or unit (optional)" value={v.addressLine2} error={e.addressLine2} maxlength={200} required={false} autocomplete="address-line2" />
         <Field name="city" label="City" value={v.city} error={e.city} maxlength={100} autocomplete="address-level2" />
-        <Select name="state" label="State" selected={v.state} error={e.state} options={props.states.map((s) => ({ value: s, label: s }))} />
+        <SelectField name="state" label="State" selected={v.state} error={e.state} options={props.states.map((s) => ({ value: s, label: s }))} />
         <Field name="postalCode" label="ZIP code" value={v.postalCode} error={e.postalCode} maxlength={10} autocomplete="postal-code" inputmode="numeric" />
         <Field name="phone" label="Phone" type="tel" value={v.phone} error={e.phone} maxlength={20} autocomplete="tel" hint="10 digits, like (617) 555-0123." />
         <Field name="npi" label="NPI (optional)" value={v.npi} error={e.npi} maxlength={10} required={false} inputmode="numeric" hint="The practice's 10-digit National Provider Identifier (type 2), if it has one." />
         <Field name="privacyOfficerName" label="Privacy officer's name" value={v.privacyOfficerName} error={e.privacyOfficerName} maxlength={200} hint="Receives breach and incident notices under the agreement." />
         <Field name="privacyOfficerEmail" label="Privacy officer's email" type="email" value={v.privacyOfficerEmail} error={e.privacyOfficerEmail} maxlength={254} />
-        <Select name="timeZone" label="Time zone" selected={v.timeZone} error={e.timeZone} options={zones} hint="Dates in the audit trail and on letters use it." />
+        <SelectField name="timeZone" label="Time zone" selected={v.timeZone} error={e.timeZone} options={zones} hint="Dates in the audit trail and on letters use it." />
         <button type="submit" class="button">Save and continue</button>
       </form>
     </>

@@ -50,3 +50,20 @@ export function FormErrors(props: { errors?: Record<string, string>; message?: s
     </div>
   );
 }
+
+/** A labelled drop-down with a "Choose…" first option, its hint and error tied to it like Field's. */
+export function SelectField(props: { name: string; label: string; options: readonly { value: string; label: string }[]; selected?: string; error?: string; hint?: string }) {
+  const id = `field-${props.name}`;
+  const described = [props.hint ? `${id}-hint` : null, props.error ? `${id}-error` : null].filter(Boolean).join(" ");
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.hint ? <p class="hint" id={`${id}-hint`}>{props.hint}</p> : null}
+      <select id={id} name={props.name} required aria-invalid={props.error ? "true" : undefined} aria-describedby={described || undefined}>
+        <option value="">Choose…</option>
+        {props.options.map((o) => <option value={o.value} selected={o.value === props.selected}>{o.label}</option>)}
+      </select>
+      {props.error ? <p class="field-error" id={`${id}-error`}>{props.error}</p> : null}
+    </div>
+  );
+}

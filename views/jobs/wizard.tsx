@@ -2,7 +2,7 @@
 // review and submit. Pure functions of the data they get. Each form posts with htmx into the
 // #job-wizard region (a refused form comes back there with its messages, keeping what was typed);
 // a saved step sends the browser on to the next step's page. Every form also works without script.
-import { Field, FormErrors } from "../components/field.tsx";
+import { Field, FormErrors, SelectField } from "../components/field.tsx";
 import { useNonce } from "../components/nonce-context.ts";
 import { JobWizardProgress, type JobWizardStep, jobStepPath } from "./wizard-steps.tsx";
 
@@ -57,22 +57,6 @@ function formAttrs(action: string, nonce: string) {
   return { method: "post" as const, action, novalidate: true, "hx-post": action, "hx-target": "#job-wizard", "hx-swap": "outerHTML", "hx-nonce": nonce };
 }
 
-function Select(props: { name: string; label: string; options: readonly Option[]; selected?: string; error?: string; hint?: string }) {
-  const id = `field-${props.name}`;
-  const described = [props.hint ? `${id}-hint` : null, props.error ? `${id}-error` : null].filter(Boolean).join(" ");
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      {props.hint ? <p class="hint" id={`${id}-hint`}>{props.hint}</p> : null}
-      <select id={id} name={props.name} required aria-invalid={props.error ? "true" : undefined} aria-describedby={described || undefined}>
-        <option value="">Choose…</option>
-        {props.options.map((o) => <option value={o.value} selected={o.value === props.selected}>{o.label}</option>)}
-      </select>
-      {props.error ? <p class="field-error" id={`${id}-error`}>{props.error}</p> : null}
-    </div>
-  );
-}
-
 function Radios(props: { name: string; legend: string; options: readonly Option[]; selected?: string; error?: string }) {
   const errorId = `field-${props.name}-error`;
   return (
@@ -105,7 +89,7 @@ function DetailsStep(props: DetailsStepProps) {
       <FormErrors errors={e} message={props.message} />
       <form {...formAttrs(action, nonce)}>
         <Field name="title" label="Title" value={v.title} error={e.title} maxlength={120} hint="For your team, e.g. “Dr. Lee retiring – spring 2027”. No patient names." />
-        <Select name="letterType" label="Kind of letter" options={props.letterTypes} selected={v.letterType} error={e.letterType} />
+        <SelectField name="letterType" label="Kind of letter" options={props.letterTypes} selected={v.letterType} error={e.letterType} />
         <Radios name="mailClass" legend="Mail class" options={props.mailClasses} selected={v.mailClass} error={e.mailClass} />
         <fieldset class="field">
           <legend>Return address</legend>
@@ -114,7 +98,7 @@ function DetailsStep(props: DetailsStepProps) {
           <Field name="returnLine1" label="Street address" value={v.returnLine1} error={e.returnLine1} maxlength={100} autocomplete="address-line1" />
           <Field name="returnLine2" label="Suite, floor or unit (optional)" value={v.returnLine2} error={e.returnLine2} maxlength={100} required={false} autocomplete="address-line2" />
           <Field name="returnCity" label="City" value={v.returnCity} error={e.returnCity} maxlength={60} autocomplete="address-level2" />
-          <Select name="returnState" label="State" options={props.states.map((s) => ({ value: s, label: s }))} selected={v.returnState} error={e.returnState} />
+          <SelectField name="returnState" label="State" options={props.states.map((s) => ({ value: s, label: s }))} selected={v.returnState} error={e.returnState} />
           <Field name="returnZip" label="ZIP code" value={v.returnZip} error={e.returnZip} maxlength={10} autocomplete="postal-code" inputmode="numeric" />
         </fieldset>
         <button type="submit" class="button">Save and continue</button>
