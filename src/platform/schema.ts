@@ -303,6 +303,7 @@ export type Session = Selectable<SessionsTable>;
 export type Practice = Selectable<PracticesTable>;
 export type NewPractice = Insertable<PracticesTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
+export type AuditCheckpoint = Selectable<AuditCheckpointsTable>;
 export type BaaVersion = Selectable<BaaVersionsTable>;
 export type BaaSignature = Selectable<BaaSignaturesTable>;
 export type Job = Selectable<JobsTable>;
