@@ -240,3 +240,26 @@ export function loadOwnerDatabaseUrl(env: Record<string, string | undefined> = p
   if (!parsed.success) throw new ConfigError([`DATABASE_OWNER_URL: ${parsed.error.issues[0]?.message ?? "invalid"}`]);
   return parsed.data;
 }
+
+/** `bun run storage:setup`: the Blob settings, the container, and the app origin the CORS rule allows. */
+export function loadStorageSetupSettings(env: Record<string, string | undefined> = process.env) {
+  const parsed = z
+    .object({
+      APP_ORIGIN: z
+        .url({ protocol: /^https?$/, error: "is required: the app's public origin, e.g. https://letters.example.org" })
+        .refine((v) => new URL(v).origin === v.replace(/\/$/, ""), "must be an origin only (scheme, host, port), without a path or query"),
+      AZURE_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+      AZURE_STORAGE_ACCOUNT_URL: z.url({ protocol: /^https?$/ }).optional(),
+      AZURE_STORAGE_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, "must be a valid Azure container name").default("phi"),
+    })
+    .refine((e) => e.AZURE_STORAGE_CONNECTION_STRING || e.AZURE_STORAGE_ACCOUNT_URL, {
+      path: ["AZURE_STORAGE_ACCOUNT_URL"], message: "set AZURE_STORAGE_ACCOUNT_URL (managed identity) or AZURE_STORAGE_CONNECTION_STRING",
+    })
+    .safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  const d = parsed.data;
+  return {
+    appOrigin: d.APP_ORIGIN.replace(/\/$/, ""),
+    blob: { connectionString: d.AZURE_STORAGE_CONNECTION_STRING, accountUrl: d.AZURE_STORAGE_ACCOUNT_URL, container: d.AZURE_STORAGE_CONTAINER },
+  };
+}

@@ -6,6 +6,7 @@ import { withOwnerKysely } from "../support/owner-database.ts";
 import { benchAuditWrite } from "./audit-write.ts";
 import { benchHttpChain } from "./http-chain.ts";
 import { benchAuditExport } from "./audit-export.ts";
+import { benchSas } from "./sas.ts";
 
 export type BenchStack = { appUrl: string; ownerUrl: string; owner: Kysely<any>; blobConnectionString: string; events?: number };
 
@@ -13,6 +14,7 @@ const BENCHES: Record<string, (stack: BenchStack) => Promise<string[]>> = {
   "audit-write": benchAuditWrite,
   "http-chain": benchHttpChain,
   audit: benchAuditExport,
+  sas: benchSas,
 };
 
 // `--events=N` sizes the audit export benchmark (1,000,000 by default).
