@@ -484,7 +484,8 @@ describe("the clerk sign-in page", () => {
     expect(directives["script-src"]!.slice(1)).toEqual([origin, "https://challenges.cloudflare.com"]);
     expect(directives["script-src"]).not.toContain("'unsafe-inline'");
     expect(directives["script-src"]).not.toContain("'unsafe-eval'");
-    expect(directives["connect-src"]).toEqual(["'self'", origin]);
+    // Besides Clerk, the blob endpoint: browsers upload files straight to storage (public/upload.js).
+    expect(directives["connect-src"]).toEqual(["'self'", origin, new URL(t.blob.container.url).origin]);
     expect(directives["img-src"]).toEqual(["'self'", "data:", origin, "https://img.clerk.com"]);
     expect(directives["frame-src"]).toEqual(["'self'", origin, "https://challenges.cloudflare.com"]);
     expect(directives["worker-src"]).toEqual(["'self'", "blob:"]);
