@@ -7,6 +7,7 @@ import { benchAuditWrite } from "./audit-write.ts";
 import { benchHttpChain } from "./http-chain.ts";
 import { benchAuditExport } from "./audit-export.ts";
 import { benchSas } from "./sas.ts";
+import { benchPdf } from "./pdf.ts";
 
 export type BenchStack = { appUrl: string; ownerUrl: string; owner: Kysely<any>; blobConnectionString: string; events?: number };
 
@@ -15,6 +16,8 @@ const BENCHES: Record<string, (stack: BenchStack) => Promise<string[]>> = {
   "http-chain": benchHttpChain,
   audit: benchAuditExport,
   sas: benchSas,
+  // No database needed: letters are generated in memory; the stack is started anyway (shared runner).
+  pdf: benchPdf,
 };
 
 // `--events=N` sizes the audit export benchmark (1,000,000 by default).

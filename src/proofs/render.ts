@@ -39,22 +39,23 @@ export async function renderLetters(options: RenderOptions): Promise<RenderResul
     info: { Title: latin1(`${job.reference} ${job.title}`).text, Author: "PatientLetterHub", Creator: "PatientLetterHub", CreationDate: now, ModDate: now },
   });
 
-  // Every byte pdfkit produces goes to the hash and the output as it comes (pdfkit ignores
-  // backpressure itself, so the render loop below waits for the output to drain).
+  // pdfkit pushes every object into its Readable side as it is written and ignores backpressure.
+  // We keep it paused and drain it ourselves after each letter (read() hands back everything
+  // buffered, as one chunk), so the bytes go to the hash and the output at once — left flowing,
+  // the buffer would only empty when the event loop turns, i.e. never during a synchronous run
+  // of letters — and the render loop then waits for the output's 'drain'.
   const hash = createHash("sha256");
   let bytes = 0;
   let failed: Error | null = null;
-  const finished = new Promise<void>((resolve, reject) => {
-    doc.on("data", (chunk: Buffer) => {
+  out.on("error", (error) => { failed = error; });
+  const pump = () => {
+    let chunk: Buffer | null;
+    while ((chunk = doc.read() as Buffer | null) !== null) {
       hash.update(chunk);
       bytes += chunk.length;
       out.write(chunk);
-    });
-    doc.on("end", () => out.end(() => resolve()));
-    doc.on("error", reject);
-    out.on("error", (error) => { failed = error; reject(error); });
-  });
-  finished.catch(() => {}); // observed below; this only keeps an early rejection from being unhandled
+    }
+  };
 
   const images: OpenedImages = {};
   const open = (doc as unknown as { openImage(src: Buffer): unknown }).openImage.bind(doc);
@@ -75,6 +76,7 @@ export async function renderLetters(options: RenderOptions): Promise<RenderResul
     const envelope = checkAddress(doc, lines, "recipient");
     doc.flushPages();
     releaseFlushedPages(doc);
+    pump();
     letters++;
     pages += drawn.pages;
     await options.onLetter?.({ seq: recipient.seq, matchCode: code, pages: drawn.pages, envelope, replaced: drawn.replaced });
@@ -82,7 +84,12 @@ export async function renderLetters(options: RenderOptions): Promise<RenderResul
   }
   if (failed) throw failed;
   doc.end();
-  await finished;
+  pump();
+  await new Promise<void>((resolve, reject) => {
+    if (failed) return reject(failed);
+    out.once("error", reject);
+    out.end(() => resolve());
+  });
   return { letters, pages, bytes, sha256: hash.digest("hex"), returnAddress };
 }
 
