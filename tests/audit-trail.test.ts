@@ -1,6 +1,7 @@
 // The audit trail viewer and its CSV export, for admins and auditors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse } from "csv-parse/sync";
+import { sql } from "kysely";
 import { CSV_COLUMNS, neutralise } from "../src/audit/export.ts";
 import { recordAudit } from "../src/audit/record.ts";
 import { withTenant } from "../src/platform/db.ts";
@@ -59,6 +60,21 @@ describe("CSV export", () => {
     for (const r of rows) expect(r[0]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(rows.at(-1)![9]).toBe("audit.exported");
     expect(text).not.toContain("Elsewhere");
+  });
+
+  test("times and details are PostgreSQL's own exact text: UTC milliseconds, and jsonb as stored", async () => {
+    const rows = (parse(await (await (await clientFor(admin)).get("/audit/export.csv")).text()) as string[][]).slice(1);
+    const stored = await t.ownerDb
+      .selectFrom("audit_events")
+      .select(["occurred_at", sql<string>`details::text`.as("details_text")])
+      .where("practice_id", "=", admin.practiceId)
+      .orderBy("occurred_at")
+      .orderBy("chain_seq")
+      .execute();
+    expect(rows.map((r) => r[0])).toEqual(stored.slice(0, rows.length).map((e) => new Date(e.occurred_at).toISOString()));
+    // jsonb's text form ({"role": "staff"}), not a JavaScript re-serialisation of it.
+    expect(rows.map((r) => r[13])).toEqual(stored.slice(0, rows.length).map((e) => e.details_text));
+    expect(rows[0]![13]).toBe('{"role": "staff"}');
   });
 
   test("cells that a spreadsheet would run as formulas are neutralised", async () => {

@@ -3,14 +3,15 @@
 import { stringify } from "csv-stringify/sync";
 import { type Db, withContext } from "../platform/db.ts";
 import type { AuditFilters } from "./filters.ts";
-import { type AuditRow, streamEvents } from "./repo.ts";
+import { type ExportRow, streamEvents } from "./repo.ts";
 
 export const CSV_COLUMNS = [
   "occurred_at_utc", "chain_seq", "actor_type", "actor_id", "actor_name", "actor_role", "ip", "user_agent", "request_id",
   "action", "target_type", "target_id", "outcome", "details", "prev_hash", "hash",
 ] as const;
 
-const BATCH = 500;
+// Rows per cursor fetch, and so per CSV chunk (~300 KB): few round trips and few, large writes.
+const BATCH = 1_000;
 
 /**
  * Spreadsheets run a cell that starts with = + - @ (or tab / carriage return) as a formula; such a
@@ -20,50 +21,56 @@ export function neutralise(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
-// Times, sequence numbers, ids, codes and hashes are written by us in fixed shapes; only these
-// columns can hold text that came from outside (names, user agents, targets, details).
-function toRecord(row: AuditRow): string[] {
+const cell = (value: string | null) => (value === null ? "" : neutralise(value));
+
+// PostgreSQL already wrote every cell as text (repo.ts exportQuery). Times, sequence numbers, ids,
+// codes and hashes are written by us in fixed shapes; only the other columns can hold text that
+// came from outside (names, user agents, targets, details), so only they are neutralised.
+function toRecord(row: ExportRow): (string | null)[] {
   return [
-    new Date(row.occurred_at).toISOString(), String(row.chain_seq), row.actor_type, row.actor_id ?? "", neutralise(row.actor_name ?? ""),
-    row.actor_role ?? "", neutralise(row.ip ?? ""), neutralise(row.user_agent ?? ""), neutralise(row.request_id ?? ""), row.action,
-    neutralise(row.target_type ?? ""), neutralise(row.target_id ?? ""), row.outcome, neutralise(JSON.stringify(row.details ?? {})), row.prev_hash, row.hash,
+    row.occurred_at_utc, row.chain_seq, row.actor_type, row.actor_id, cell(row.actor_name), row.actor_role, cell(row.ip), cell(row.user_agent),
+    cell(row.request_id), row.action, cell(row.target_type), cell(row.target_id), row.outcome, cell(row.details), row.prev_hash, row.hash,
   ];
 }
+
+class Cancelled extends Error {}
 
 export function auditCsvStream(db: Db, scope: { practiceId: string; userId: string; timeZone: string }, filters: AuditFilters): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let wake: (() => void) | null = null;
+  let cancelled = false;
   return new ReadableStream<Uint8Array>(
     {
       async start(controller) {
-        const send = async (records: string[][], header = false) => {
-          controller.enqueue(encoder.encode(stringify(records, { header, columns: header ? [...CSV_COLUMNS] : undefined })));
-          // Wait while the reader is behind, so rows are not piled up in memory.
-          while ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
+        // One chunk per cursor batch; then wait while the reader is behind, so rows do not pile up.
+        const send = async (csv: string) => {
+          if (cancelled) throw new Cancelled();
+          controller.enqueue(encoder.encode(csv));
+          while ((controller.desiredSize ?? 1) <= 0 && !cancelled) await new Promise<void>((resolve) => (wake = resolve));
         };
         try {
           await withContext(db, { actor: `user:${scope.userId}`, userId: scope.userId, practiceId: scope.practiceId }, async (tx) => {
-            let batch: string[][] = [];
-            await send([], true);
-            for await (const row of streamEvents(tx, scope.practiceId, filters, scope.timeZone)) {
-              batch.push(toRecord(row));
-              if (batch.length >= BATCH) {
-                await send(batch);
-                batch = [];
-              }
-            }
-            if (batch.length) await send(batch);
+            await send(stringify([[...CSV_COLUMNS]]));
+            for await (const rows of streamEvents(tx, scope.practiceId, filters, scope.timeZone, BATCH)) await send(stringify(rows.map(toRecord)));
           });
           controller.close();
         } catch (error) {
-          controller.error(error);
+          // A reader that went away rolled the transaction back above; there is no one to tell.
+          if (!(error instanceof Cancelled)) controller.error(error);
         }
       },
       pull() {
         wake?.();
         wake = null;
       },
+      // The client went away: stop waiting, so the transaction ends and its connection goes back.
+      cancel() {
+        cancelled = true;
+        wake?.();
+        wake = null;
+      },
     },
-    { highWaterMark: 256 * 1024, size: (chunk) => chunk?.byteLength ?? 0 },
+    // Room for about two batches: the next fetch overlaps the socket draining the previous one.
+    { highWaterMark: 768 * 1024, size: (chunk) => chunk?.byteLength ?? 0 },
   );
 }

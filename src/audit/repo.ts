@@ -1,11 +1,12 @@
 // Reading the audit trail of the practice in the transaction's context (RLS scopes it too):
 // keyset pages, newest first, for the viewer, and a cursor stream for the CSV export. Dates in the
 // filters are days in the practice's time zone.
-import { sql } from "kysely";
-import type { Tx } from "../platform/db.ts";
+import { CompiledQuery, sql } from "kysely";
+import type { Db, Tx } from "../platform/db.ts";
 import type { AuditFilters } from "./filters.ts";
 
-function filtered(tx: Tx, practiceId: string, f: AuditFilters, timeZone: string) {
+/** The practice's events that match the filters, joined to the acting user's name. */
+function matching(tx: Db, practiceId: string, f: AuditFilters, timeZone: string) {
   return tx
     .selectFrom("audit_events as e")
     .leftJoin("users as u", (join) => join.on(sql<boolean>`u.id::text = e.actor_id`))
@@ -15,7 +16,11 @@ function filtered(tx: Tx, practiceId: string, f: AuditFilters, timeZone: string)
     .$if(Boolean(f.person), (q) => q.where("e.actor_id", "=", f.person!))
     .$if(Boolean(f.group), (q) => q.where("e.action", "like", `${f.group}.%`))
     .$if(Boolean(f.outcome), (q) => q.where("e.outcome", "=", f.outcome as "success" | "denied" | "error"))
-    .$if(Boolean(f.target), (q) => q.where("e.target_id", "=", f.target!))
+    .$if(Boolean(f.target), (q) => q.where("e.target_id", "=", f.target!));
+}
+
+function filtered(tx: Tx, practiceId: string, f: AuditFilters, timeZone: string) {
+  return matching(tx, practiceId, f, timeZone)
     .select([
       "e.id", "e.chain_seq", "e.occurred_at", "e.actor_type", "e.actor_id", "e.actor_role", "e.ip", "e.user_agent", "e.request_id",
       "e.action", "e.target_type", "e.target_id", "e.outcome", "e.details", "e.prev_hash", "e.hash", "u.full_name as actor_name",
@@ -36,7 +41,47 @@ export function listEventsPage(tx: Tx, practiceId: string, f: AuditFilters, time
     .execute();
 }
 
-/** Every matching event, oldest first, read through a cursor in batches (constant memory). */
-export function streamEvents(tx: Tx, practiceId: string, f: AuditFilters, timeZone: string): AsyncIterableIterator<AuditRow> {
-  return filtered(tx, practiceId, f, timeZone).orderBy("e.occurred_at", "asc").orderBy("e.chain_seq", "asc").stream(1_000);
+/** The export's query: PostgreSQL formats every cell as text, so no row needs a Date or JSON round trip. */
+export function exportQuery(tx: Db, practiceId: string, f: AuditFilters, timeZone: string) {
+  return matching(tx, practiceId, f, timeZone)
+    .select([
+      // ISO-8601 UTC with milliseconds, the shape Date.prototype.toISOString() writes.
+      sql<string>`to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as("occurred_at_utc"),
+      "e.chain_seq", "e.actor_type", "e.actor_id", "u.full_name as actor_name", "e.actor_role", "e.ip", "e.user_agent", "e.request_id",
+      "e.action", "e.target_type", "e.target_id", "e.outcome",
+      // jsonb's own text, exactly as stored: no JSON parse and re-stringify per row.
+      sql<string>`e.details::text`.as("details"),
+      "e.prev_hash", "e.hash",
+    ])
+    .orderBy("e.occurred_at", "asc")
+    .orderBy("e.chain_seq", "asc");
+}
+
+/** One event for the CSV export: every cell text (or null), in the CSV's column order. */
+export type ExportRow = Awaited<ReturnType<ReturnType<typeof exportQuery>["executeTakeFirstOrThrow"]>>;
+
+/**
+ * Every matching event, oldest first, in batches of rows of text cells, read through a database
+ * cursor (constant memory). An SQL cursor (DECLARE … FETCH) rather than a protocol-level portal:
+ * PostgreSQL plans a declared cursor for a fast start (cursor_tuple_fraction), so when an index
+ * gives the order it streams from the first row instead of sorting the whole trail first.
+ * Runs inside the caller's transaction, which the cursor does not outlive.
+ */
+export async function* streamEvents(tx: Tx, practiceId: string, f: AuditFilters, timeZone: string, batch = 1_000): AsyncGenerator<ExportRow[]> {
+  const query = exportQuery(tx, practiceId, f, timeZone).compile();
+  await tx.executeQuery(CompiledQuery.raw(`DECLARE audit_export NO SCROLL CURSOR FOR ${query.sql}`, [...query.parameters]));
+  const fetchNext = () => tx.executeQuery<ExportRow>(CompiledQuery.raw(`FETCH ${Math.trunc(batch)} FROM audit_export`));
+  // One fetch ahead: PostgreSQL reads the next batch while the caller turns this one into CSV.
+  let next = fetchNext();
+  try {
+    for (;;) {
+      const { rows } = await next;
+      if (rows.length === 0) break;
+      next = fetchNext();
+      yield rows;
+    }
+  } finally {
+    // Stopped early (the reader went away): the fetch in flight settles with the transaction.
+    next.catch(() => {});
+  }
 }
