@@ -10,11 +10,12 @@ import { downloadPath } from "../src/baa/service.ts";
 import { attestationStatement } from "../src/jobs/attestation.ts";
 import { attestJob, createJob } from "../src/jobs/service.ts";
 import { issueUploadUrl } from "../src/jobs/uploads.ts";
+import { saveTemplateFromJob } from "../src/jobs/templates.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { makeOperator, makePerson, type Person, sessionToken } from "./support/people.ts";
 
 type Visitor = "anonymous" | "password" | "admin" | "staff" | "auditor" | "otherAdmin" | "operator";
-type Row = { method?: "GET" | "POST"; path: string | ((visitor: Visitor) => string); body?: Record<string, string>; expect: Record<Visitor, number> };
+type Row = { method?: "GET" | "POST"; path: string | ((visitor: Visitor) => string); body?: Record<string, string> | ((visitor: Visitor) => Record<string, string>); expect: Record<Visitor, number> };
 const all = (status: number): Record<Visitor, number> => ({ anonymous: status, password: status, admin: status, staff: status, auditor: status, otherAdmin: status, operator: status });
 /** Pages behind two-step sign-in: anonymous and password-only visitors are sent to sign in. */
 const members = (statuses: Omit<Record<Visitor, number>, "anonymous" | "password">): Record<Visitor, number> => ({ anonymous: 303, password: 303, ...statuses });
@@ -120,6 +121,21 @@ const MATRIX: Record<string, Row> = {
   "POST /jobs/:id/attestation": { method: "POST", path: () => `/jobs/${jobId}/attestation`, body: { initials: "" }, expect: jobWriters(422) },
   "GET /jobs/:id/letter": { path: () => `/jobs/${jobId}/letter`, expect: jobWriters(200) },
   "POST /jobs/:id/letter": { method: "POST", path: () => `/jobs/${jobId}/letter`, body: { body: "" }, expect: jobWriters(422) },
+  // The letter editor (jobs/template-routes.tsx): the preview (made-up values, nothing stored), starting
+  // from a template and saving one are for those who may write jobs; templates hold PHI-bearing text,
+  // so auditors never reach them. A template of another practice is not there (404).
+  "POST /jobs/:id/letter/preview": { method: "POST", path: () => `/jobs/${jobId}/letter/preview`, body: { body: "Dear {{first_name}}" }, expect: jobWriters(200) },
+  "GET /jobs/:id/letter/start": { path: () => `/jobs/${jobId}/letter/start?template=starter`, expect: jobWriters(200) },
+  "POST /jobs/:id/letter/templates": { method: "POST", path: () => `/jobs/${jobId}/letter/templates`, body: { templateName: "", body: "" }, expect: jobWriters(422) },
+  "GET /letter-templates": { path: "/letter-templates", expect: members({ admin: 200, staff: 200, auditor: 403, otherAdmin: 200, operator: 403 }) },
+  "POST /letter-templates/:id/rename": {
+    method: "POST", path: (v) => `/letter-templates/${templateTargets[v]}/rename`, body: (v) => ({ name: `Renamed by the matrix for ${v}` }),
+    expect: members({ admin: 303, staff: 303, auditor: 403, otherAdmin: 404, operator: 403 }),
+  },
+  "POST /letter-templates/:id/delete": {
+    method: "POST", path: (v) => `/letter-templates/${templateTargets[v]}/delete`, body: {},
+    expect: members({ admin: 303, staff: 303, auditor: 403, otherAdmin: 404, operator: 403 }),
+  },
   "GET /jobs/:id/review": { path: () => `/jobs/${jobId}/review`, expect: jobWriters(200) },
   "POST /jobs/:id/submit": { method: "POST", path: () => `/jobs/${jobId}/submit`, body: {}, expect: jobWriters(422) },
   "POST /jobs/:id/cancel": { method: "POST", path: () => `/jobs/${jobId}/cancel`, body: { reason: "" }, expect: jobWriters(422) },
@@ -198,6 +214,18 @@ beforeAll(async () => {
   })).id;
 });
 
+// One letter template of the admin's practice per visitor (rename and delete rows), so one visitor's
+// deletion cannot decide another's answer.
+const templateTargets = {} as Record<Visitor, string>;
+beforeAll(async () => {
+  const actor = { userId: people.admin.userId, practiceId: people.admin.practiceId!, role: "admin" as const };
+  for (const visitor of ["anonymous", "password", "admin", "staff", "auditor", "otherAdmin", "operator"] as const) {
+    templateTargets[visitor] = (await saveTemplateFromJob({ db: t.db, keys: t.config.keys.encryption }, actor, jobId, {
+      templateName: `Matrix template ${visitor}`, body: "Dear {{first_name}}, hello.",
+    })).id;
+  }
+});
+
 // A job of the admin's practice, attested, with a pending file that was never uploaded (upload rows).
 const uploadJob = { id: ZERO_ID, fileId: ZERO_ID };
 beforeAll(async () => {
@@ -235,7 +263,7 @@ describe("each route answers each visitor as the matrix says", () => {
             ...(cookie ? { cookie } : {}),
             ...(method === "POST" ? { origin: TEST_ORIGIN, "content-type": "application/x-www-form-urlencoded" } : {}),
           },
-          body: method === "POST" ? new URLSearchParams(row.body ?? {}).toString() : undefined,
+          body: method === "POST" ? new URLSearchParams((typeof row.body === "function" ? row.body(visitor) : row.body) ?? {}).toString() : undefined,
         });
         expect(res.status).toBe(status);
       });

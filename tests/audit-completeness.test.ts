@@ -38,6 +38,7 @@ type Scenario = () => Promise<{ client: Client; path: string; body: Record<strin
 // Routes that change nothing worth an event, each with the reason.
 const NOT_AUDITED: Record<string, string> = {
   "POST /session/extend": "keep-alive from the idle warning: marks the session active, like any request does",
+  "POST /jobs/:id/letter/preview": "the letter editor's live preview: renders the text being typed for a made-up recipient; stores nothing, reads no PHI (never a real row) and changes nothing",
 };
 
 async function mail(to: string, pattern: RegExp): Promise<string> {
@@ -211,12 +212,12 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   "POST /jobs/:id/letter": async () => {
     const { m, job } = await draftJob();
-    return { client: m.client, path: `/jobs/${job.id}/letter`, body: { body: "Dear {{first_name}}, we are moving." }, expected: { actions: ["job.letter.saved"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+    return { client: m.client, path: `/jobs/${job.id}/letter`, body: { body: "Dear {{first_name}}, we are moving.", ...LETTER_SIGNER }, expected: { actions: ["job.letter.saved"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
   },
   "POST /jobs/:id/submit": async () => {
     const { m, job } = await draftJob();
     await m.client.post(`/jobs/${job.id}/attestation`, JOB_ATTESTATION);
-    await m.client.post(`/jobs/${job.id}/letter`, { body: "Dear {{first_name}}, we are moving." });
+    await m.client.post(`/jobs/${job.id}/letter`, { body: "Dear {{first_name}}, we are moving.", ...LETTER_SIGNER });
     const fileId = crypto.randomUUID();
     await t.ownerDb.insertInto("job_files").values({
       id: fileId, practice_id: m.practiceId, job_id: job.id, kind: "recipients_csv", blob_name: `practices/${m.practiceId}/jobs/${job.id}/${fileId}`,
@@ -224,6 +225,18 @@ const SCENARIOS: Record<string, Scenario> = {
       upload_expires_at: new Date(Date.now() + 600_000), created_by: m.userId,
     }).execute();
     return { client: m.client, path: `/jobs/${job.id}/submit`, body: {}, expected: { actions: ["job.status.changed"], actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "POST /jobs/:id/letter/templates": async () => {
+    const { m, job } = await draftJob();
+    return { client: m.client, path: `/jobs/${job.id}/letter/templates`, body: { templateName: "Move notice", body: "Dear {{first_name}}, we are moving.", ...LETTER_SIGNER }, expected: { actions: ["letter_template.saved"], actorId: m.userId, practiceId: m.practiceId, target: { type: "letter_template" } } };
+  },
+  "POST /letter-templates/:id/rename": async () => {
+    const { m, template } = await savedTemplate();
+    return { client: m.client, path: `/letter-templates/${template}/rename`, body: { name: "Move notice 2027" }, expected: { actions: ["letter_template.renamed"], actorId: m.userId, practiceId: m.practiceId, target: { type: "letter_template", id: template } } };
+  },
+  "POST /letter-templates/:id/delete": async () => {
+    const { m, template } = await savedTemplate();
+    return { client: m.client, path: `/letter-templates/${template}/delete`, body: {}, expected: { actions: ["letter_template.deleted"], actorId: m.userId, practiceId: m.practiceId, target: { type: "letter_template", id: template } } };
   },
   "POST /jobs/:id/cancel": async () => {
     const { m, job } = await draftJob();
@@ -312,6 +325,17 @@ async function jobMember(signed = true) {
   const client = new Client(t, IP);
   client.cookies.set("__Host-plh_session", await sessionToken(t, person));
   return { client, userId: person.userId, practiceId: person.practiceId };
+}
+
+/** Who signs a job's letter (required on the letter step). */
+const LETTER_SIGNER = { signerName: "Dana Lee, MD", signerTitle: "Medical Director" };
+
+/** A practice letter template saved from a draft job's letter step. */
+async function savedTemplate() {
+  const { m, job } = await draftJob();
+  await m.client.post(`/jobs/${job.id}/letter/templates`, { templateName: "Move notice", body: "Dear {{first_name}}, we are moving.", ...LETTER_SIGNER });
+  const { id } = await t.ownerDb.selectFrom("letter_templates").select("id").where("practice_id", "=", m.practiceId).executeTakeFirstOrThrow();
+  return { m, template: id };
 }
 
 /** A draft job made through the wizard's first step. */

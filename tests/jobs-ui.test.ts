@@ -38,6 +38,9 @@ const DETAILS = {
 };
 const LETTER = "Dear {{first_name}} {{last_name}},\n\nDr. Lee is retiring on June 30. Our other providers are accepting patients.\n\nSincerely,\nHarbor Pediatrics";
 
+/** Who signs the letter: required on the letter step since the letter editor (issue 7 item 1). */
+const SIGNER = { signerName: "Dana Lee, MD", signerTitle: "Medical Director" };
+
 const jobIdFrom = (location: string | null) => /^\/jobs\/([0-9a-f-]{36})\//.exec(location ?? "")![1]!;
 
 async function events(reference: string, action?: string) {
@@ -131,7 +134,7 @@ describe("the wizard", () => {
     expect((await jobRow(id)).letter_body_enc).toBeNull();
     expect(await events(job.reference, "job.letter.saved")).toHaveLength(0);
 
-    const saved = await client.post(`/jobs/${id}/letter`, { body: LETTER });
+    const saved = await client.post(`/jobs/${id}/letter`, { body: LETTER, ...SIGNER });
     expect(saved.status).toBe(303);
     expect(saved.headers.get("location")).toBe(`/jobs/${id}/review`);
     const withLetter = await jobRow(id);
@@ -271,7 +274,7 @@ describe("the dashboard", () => {
 describe("the job page", () => {
   test("details, files, attestation and the job's timeline in the practice's time zone; the status polls while moving", async () => {
     const { client, id, job } = await attestedJob(admin, "Timeline job");
-    await client.post(`/jobs/${id}/letter`, { body: LETTER });
+    await client.post(`/jobs/${id}/letter`, { body: LETTER, ...SIGNER });
     await verifiedCsv(job, admin.userId);
     await client.post(`/jobs/${id}/submit`, {});
     await t.ownerDb.updateTable("practices").set({ time_zone: "Pacific/Honolulu" }).where("id", "=", admin.practiceId).execute();
@@ -350,7 +353,7 @@ describe("the job page", () => {
 
   test("auditors read job metadata but never the letter, and change nothing", async () => {
     const { client, id } = await attestedJob(admin, "Audited job");
-    await client.post(`/jobs/${id}/letter`, { body: LETTER });
+    await client.post(`/jobs/${id}/letter`, { body: LETTER, ...SIGNER });
     const reader = await clientFor(auditor);
     const page = await (await reader.get(`/jobs/${id}`)).text();
     expect(page).toContain("Audited job");

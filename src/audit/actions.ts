@@ -47,6 +47,10 @@ export const AUDIT_ACTIONS = {
   "job.file.verified": "The server checked an uploaded blob (size, content type, first bytes, SHA-256) and marked the file verified. Target: the job. Details: file_id, kind, size.",
   "job.file.rejected": "An uploaded file failed the server's checks and its blob was deleted (outcome denied; the file row keeps the exact reason), or a verification request was refused without a change: unknown file, not uploaded yet, already decided, job not editable (outcome denied), or storage failed (outcome error). Target: the job. Details: file_id, kind, reason.",
   "job.file.replaced": "A newly verified upload replaced the job's previous verified file of the same kind; the old blob was deleted. Target: the job. Details: file_id (the old file), replaced_by, kind.",
+  "letter_template.saved": "A member (jobs.write) saved a letter's text as a practice template from the letter step, encrypted with AES-256-GCM (the text and the name are never in the trail). Target: the template. Details: length (characters), field_count (merge fields used), letter_type.",
+  "letter_template.viewed": "A member (jobs.write) put a saved practice template into a job's letter editor, so its text was decrypted for display. Target: the template. Details: length, field_count, job (the job's reference).",
+  "letter_template.renamed": "A member (jobs.write) renamed a practice template (the names are never in the trail). Target: the template. Details: length, field_count.",
+  "letter_template.deleted": "A member (jobs.write) deleted a practice template; its encrypted text is gone. Target: the template. Details: length, field_count, letter_type.",
 } as const satisfies Record<string, string>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

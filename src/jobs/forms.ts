@@ -47,11 +47,32 @@ export const cancelForm = z.object({
 
 // ---- the letter step and the dashboard (issue 6) -------------------------------------------------
 
+const letterBody = z.string({ error: "Write the letter" }).transform((v) => v.replace(/\r\n?/g, "\n")).refine((v) => v.trim().length > 0, "Write the letter")
+  .refine((v) => v.length <= 10_000, "Use at most 10,000 characters");
+
 export const letterForm = z.object({
-  body: z.string({ error: "Write the letter" }).transform((v) => v.replace(/\r\n?/g, "\n")).refine((v) => v.trim().length > 0, "Write the letter")
-    .refine((v) => v.length <= 10_000, "Use at most 10,000 characters"),
+  body: letterBody,
+  // Printed under the closing: who signs the letter, and their title (issue 7 item 1).
+  signerName: text("the name of the person who signs the letter", 100),
+  signerTitle: text("the signer's title, like “Medical Director”", 100),
 });
 export type LetterInput = z.output<typeof letterForm>;
+
+/** The live preview: whatever is typed so far (never stored), cut to the editor's limit. */
+export const letterPreviewForm = z.object({
+  body: z.string().catch("").transform((v) => v.replace(/\r\n?/g, "\n").slice(0, 10_000)),
+  signerName: z.string().catch("").transform((v) => v.trim().slice(0, 100)),
+  signerTitle: z.string().catch("").transform((v) => v.trim().slice(0, 100)),
+});
+export type LetterPreviewInput = z.output<typeof letterPreviewForm>;
+
+const templateName = text("a name for the template that helps your team find it (no patient names)", 80);
+
+/** "Save as practice template": the letter text in the editor, and a name for it. */
+export const letterTemplateForm = z.object({ templateName, body: letterBody });
+export type LetterTemplateInput = z.output<typeof letterTemplateForm>;
+
+export const renameTemplateForm = z.object({ name: templateName });
 
 const JOB_STATUS_VALUES = ["draft", "submitted", "proof_ready", "changes_requested", "approved", "in_production", "mailed", "completed", "cancelled"] as const;
 

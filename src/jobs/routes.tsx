@@ -24,6 +24,9 @@ import { jobStepPath } from "../../views/jobs/wizard-steps.tsx";
 import { attestationStatement } from "./attestation.ts";
 import { attestationForm, cancelForm, jobDetailsForm, jobListQuery, LETTER_TYPES, letterForm, MAIL_CLASSES } from "./forms.ts";
 import { isEditable, JOB_STATUSES, type JobStatus, statusLabel } from "./lifecycle.ts";
+import { checkLetter, letterProblem } from "./letters.ts";
+import { letterStepProps, letterTemplateRoutes } from "./template-routes.tsx";
+import { letterEditor } from "./templates.ts";
 import {
   attestJob, cancelJob, createJob, JobError, jobPage, jobStatus, jobWizard, LetterError, listPracticeJobs, type MemberActor, newJobDefaults,
   readLetter, saveLetter, submitJob, updateJobDetails, type WizardState,
@@ -311,12 +314,10 @@ export function jobRoutes(deps: JobRouteDeps) {
       return refuse(c, error);
     }
     const s = letter.state;
-    const at = clock(s.practice.time_zone);
-    return wizard(c, {
-      ...common(s), step: "letter", body: letter.body, fields: s.fields, letterTypeLabel: labelOf(LETTER_TYPES, s.job.letter_type),
+    return wizard(c, letterStepProps(s, {
+      body: letter.body, signer: { name: s.job.letter_signer_name ?? "", title: s.job.letter_signer_title ?? "" }, templates: letter.templates,
       editable: isEditable(s.job.status) && can(c.get("membership")!.role, "jobs.write"),
-      saved: s.job.letter_saved_at ? { at: at(s.job.letter_saved_at).text, atUtc: at(s.job.letter_saved_at).utc } : null,
-    });
+    }));
   });
 
   app.post("/jobs/:id/letter", write, async (c) => {
@@ -324,11 +325,16 @@ export function jobRoutes(deps: JobRouteDeps) {
     const s = await step(c, true, "job.letter.saved");
     if (s instanceof Response) return s;
     const typed = typeof body.body === "string" ? body.body : "";
-    const again = (errors: Record<string, string>, status: number) => wizard(c, {
-      ...common(s), step: "letter", body: typed, fields: s.fields, letterTypeLabel: labelOf(LETTER_TYPES, s.job.letter_type), editable: true, errors,
-    }, status);
+    const signer = { name: typeof body.signerName === "string" ? body.signerName.slice(0, 100) : "", title: typeof body.signerTitle === "string" ? body.signerTitle.slice(0, 100) : "" };
+    const again = async (errors: Record<string, string>, status: number) => wizard(c, letterStepProps(s, {
+      body: typed, signer, templates: (await letterEditor(letterDeps, actorOf(c), s.job.id)).templates, editable: true, errors, values: formValues(body),
+    }), status);
     const form = parseForm(letterForm, body);
-    if (!form.ok) return again(form.errors, 422);
+    if (!form.ok) {
+      // Every problem at once: unknown merge fields are named even while the signer is missing.
+      const problem = letterProblem(checkLetter(typed, s.fields), s.fields);
+      return again(problem && !form.errors.body ? { ...form.errors, body: problem } : form.errors, 422);
+    }
     try {
       await saveLetter(letterDeps, actorOf(c), s.job.id, form.data);
     } catch (error) {
@@ -337,6 +343,9 @@ export function jobRoutes(deps: JobRouteDeps) {
     }
     return goTo(c, jobStepPath(s.job.id, "review"));
   });
+
+  // The letter editor's preview, templates and template list (template-routes.tsx).
+  app.route("/", letterTemplateRoutes(deps));
 
   // ---- wizard: review and submit -----------------------------------------------------------------
 

@@ -15,9 +15,10 @@ import { findAttestation, findJob, findVerifiedFile, insertAttestation, insertJo
 import { decryptField, encryptField, type KeyRing } from "../platform/crypto.ts";
 import type { JobFile, Practice } from "../platform/schema.ts";
 import { findPractice } from "../practices/repo.ts";
-import type { JobListQuery, LetterInput } from "./forms.ts";
-import { allowedFields, checkLetter, letterProblem, starterLetter } from "./letters.ts";
-import { type JobListItem, jobTimeline, listCurrentFiles, listJobs, userNames } from "./repo.ts";
+import type { JobListQuery, LetterInput, LetterPreviewInput } from "./forms.ts";
+import { allowedFields, checkLetter, type LetterPreview, letterProblem, previewLetter, starterLetter } from "./letters.ts";
+import { type JobListItem, jobTimeline, listCurrentFiles, listJobs, recipientCsvFields, userNames } from "./repo.ts";
+import { listTemplates, type TemplateSummary } from "./template-repo.ts";
 
 export type JobDeps = { db: Db };
 /** A practice member acting in their session's practice. */
@@ -53,7 +54,7 @@ export async function lockJob(tx: Tx, jobId: string): Promise<Job> {
   return job;
 }
 
-function memberAudit(actor: MemberActor) {
+export function memberAudit(actor: MemberActor) {
   return { type: "user" as const, id: actor.userId, role: actor.role };
 }
 
@@ -120,6 +121,7 @@ export async function submitBlockers(tx: Tx, job: Job): Promise<string[]> {
   if (!(await findAttestation(tx, job.id))) missing.push("Confirm the PHI attestation.");
   if (!(await findVerifiedFile(tx, job.id, "recipients_csv"))) missing.push("Upload the recipient list (CSV) and wait until it is verified.");
   if (!job.letter_body_enc) missing.push("Write the letter and save it.");
+  else if (!job.letter_signer_name || !job.letter_signer_title) missing.push("Add the name and title of the person who signs the letter, and save it.");
   return missing;
 }
 
@@ -213,14 +215,16 @@ export type WizardState = {
   fields: string[];
 };
 
-async function findInPractice(tx: Tx, jobId: string): Promise<Job> {
+export async function findInPractice(tx: Tx, jobId: string): Promise<Job> {
   const job = /^[0-9a-f-]{36}$/i.test(jobId) ? await findJob(tx, jobId) : undefined;
   if (!job) throw new JobError("not_found", "There is no such job in this practice.");
   return job;
 }
 
-async function wizardState(tx: Tx, job: Job): Promise<WizardState> {
-  const [practice, attestation, files] = await Promise.all([findPractice(tx, job.practice_id), findAttestation(tx, job.id), listCurrentFiles(tx, job.id)]);
+export async function wizardState(tx: Tx, job: Job): Promise<WizardState> {
+  const [practice, attestation, files, csvFields] = await Promise.all([
+    findPractice(tx, job.practice_id), findAttestation(tx, job.id), listCurrentFiles(tx, job.id), recipientCsvFields(tx, job.id),
+  ]);
   const done = new Set<WizardStep>(["details"]);
   if (attestation) done.add("attestation");
   if (files.some((f) => f.kind === "recipients_csv" && f.status === "verified")) done.add("uploads");
@@ -230,9 +234,9 @@ async function wizardState(tx: Tx, job: Job): Promise<WizardState> {
     job, practice: practice!, attestation, files, done,
     resume: WIZARD_STEPS.find((s) => !done.has(s)) ?? "review",
     blockers: isEditable(job.status) ? await submitBlockers(tx, job) : [],
-    // The standard recipient columns. Reading the uploaded CSV's header here would pull PHI through
-    // the web tier, so extra columns wait until the upload check records the header's names.
-    fields: allowedFields(),
+    // The standard recipient columns and the verified list's extra columns, by the names the upload
+    // check recorded (job_files.csv_fields): the list itself is never read here.
+    fields: allowedFields(csvFields),
   };
 }
 
@@ -260,21 +264,43 @@ export async function jobWizard(deps: JobDeps, actor: MemberActor, jobId: string
  * The letter, for reading or editing (proofs.view: the body may carry PHI, so auditors never get
  * it). A saved body is decrypted and the view audited; before that, the starter for the letter type.
  */
-export async function readLetter(deps: LetterDeps, actor: MemberActor, jobId: string): Promise<{ state: WizardState; body: string; saved: boolean }> {
+export async function readLetter(
+  deps: LetterDeps, actor: MemberActor, jobId: string,
+): Promise<{ state: WizardState; body: string; saved: boolean; templates: TemplateSummary[] }> {
   return asMember(deps, actor, "proofs.view", async (tx) => {
     const job = await findInPractice(tx, jobId);
     if (isEditable(job.status)) await assertCurrentBaa(tx, actor.practiceId);
     const state = await wizardState(tx, job);
+    // The practice's saved templates (names only) for "Start from a template": for those who may edit.
+    const templates = isEditable(job.status) && can(actor.role, "jobs.write") ? await listTemplates(tx) : [];
     if (!job.letter_body_enc) {
-      const p = state.practice;
-      return { state, body: starterLetter(job.letter_type, p.dba_name ?? p.legal_name ?? p.name), saved: false };
+      return { state, body: starterLetter(job.letter_type, practiceName(state.practice)), saved: false, templates };
     }
     const body = decryptField(deps.keys, job.letter_body_enc, letterContext(job.id));
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.letter.viewed", target: jobTarget(job), request: actor.request,
       details: { length: body.length },
     });
-    return { state, body, saved: true };
+    return { state, body, saved: true, templates };
+  });
+}
+
+/** The name the practice signs with: its DBA, else its legal name, else its account name. */
+export function practiceName(p: Practice): string {
+  return p.dba_name ?? p.legal_name ?? p.name;
+}
+
+/**
+ * The live preview of the letter being typed (jobs.write): the body filled from the made-up sample
+ * recipient, never a real row. Nothing is stored and nothing is audited: the text comes from the
+ * person's own editor and no PHI is read.
+ */
+export async function letterPreview(deps: JobDeps, actor: MemberActor, jobId: string, input: LetterPreviewInput): Promise<{ state: WizardState; preview: LetterPreview }> {
+  return asMember(deps, actor, "jobs.write", async (tx) => {
+    const job = await findInPractice(tx, jobId);
+    if (isEditable(job.status)) await assertCurrentBaa(tx, actor.practiceId);
+    const state = await wizardState(tx, job);
+    return { state, preview: previewLetter(input.body, state.fields) };
   });
 }
 
@@ -284,14 +310,14 @@ export async function saveLetter(deps: LetterDeps, actor: MemberActor, jobId: st
     const job = await lockJob(tx, jobId);
     await assertCurrentBaa(tx, actor.practiceId);
     if (!isEditable(job.status)) throw new JobError("not_editable", "This job can no longer be changed.");
-    const allowed = allowedFields();
+    const allowed = allowedFields(await recipientCsvFields(tx, job.id));
     const check = checkLetter(input.body, allowed);
     const problem = letterProblem(check, allowed);
     if (problem) throw new LetterError(problem, check.unknown);
     const encrypted = encryptField(deps.keys, input.body, letterContext(job.id));
     const saved = await updateJob(tx, job.id, {
       letter_body_enc: encrypted, letter_key_id: encrypted.split(".")[1]!, letter_length: input.body.length, letter_fields: check.fields,
-      letter_saved_by: actor.userId, letter_saved_at: new Date(),
+      letter_saved_by: actor.userId, letter_saved_at: new Date(), letter_signer_name: input.signerName, letter_signer_title: input.signerTitle,
     });
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.letter.saved", target: jobTarget(job), request: actor.request,

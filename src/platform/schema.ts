@@ -142,6 +142,28 @@ export interface JobsTable {
   letter_fields: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
   letter_saved_by: ColumnType<string | null, string | null | undefined, string | null>;
   letter_saved_at: NullableTimestamp;
+  /** Migration 202611232410_letter_templates: who signs the letter (printed under the closing); both or neither. */
+  letter_signer_name: ColumnType<string | null, string | null | undefined, string | null>;
+  letter_signer_title: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/**
+ * Migration 202611232410_letter_templates: a practice's saved letter texts. body_enc is AES-256-GCM
+ * from encryptField with context "letter-template:<id>"; key_id repeats its key id; the name is not PHI.
+ */
+export interface LetterTemplatesTable {
+  id: string;
+  practice_id: string;
+  name: string;
+  letter_type: LetterType;
+  body_enc: string;
+  key_id: string;
+  body_length: number;
+  body_fields: string[];
+  created_by: string;
+  updated_by: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
 }
 
 export interface JobAttestationsTable {
@@ -287,6 +309,7 @@ export interface Database {
   jobs: JobsTable;
   job_attestations: JobAttestationsTable;
   job_files: JobFilesTable;
+  letter_templates: LetterTemplatesTable;
   users: UsersTable;
   user_recovery_codes: UserRecoveryCodesTable;
   memberships: MembershipsTable;
@@ -309,3 +332,4 @@ export type BaaSignature = Selectable<BaaSignaturesTable>;
 export type Job = Selectable<JobsTable>;
 export type JobAttestation = Selectable<JobAttestationsTable>;
 export type JobFile = Selectable<JobFilesTable>;
+export type LetterTemplate = Selectable<LetterTemplatesTable>;

@@ -5,6 +5,9 @@
 import { Field, FormErrors, SelectField } from "../components/field.tsx";
 import { useNonce } from "../components/nonce-context.ts";
 import { JobWizardProgress, type JobWizardStep, jobStepPath } from "./wizard-steps.tsx";
+import {
+  FieldPalette, LetterheadSummary, type LetterheadView, LetterPreview, type LetterPreviewProps, SaveAsTemplate, TemplatePicker, type TemplateOption,
+} from "./letter-editor.tsx";
 
 export type Option = { value: string; label: string; hint?: string };
 
@@ -33,6 +36,14 @@ export type LetterStepProps = Common & {
   editable: boolean;
   saved?: { at: string; atUtc: string } | null;
   letterTypeLabel: string;
+  /** Who signs the letter (printed under the closing). */
+  signer: { name: string; title: string };
+  /** The editor's parts (editable only): live preview, letterhead, templates to start from. */
+  preview?: LetterPreviewProps;
+  letterhead?: LetterheadView;
+  templateOptions?: readonly TemplateOption[];
+  /** A confirmation to show above the editor (a template saved, a template put in the editor). */
+  notice?: string;
 };
 export type ReviewStepProps = Common & {
   step: "review";
@@ -150,7 +161,11 @@ function AttestationStep(props: AttestationStepProps) {
 function LetterStep(props: LetterStepProps) {
   const nonce = useNonce();
   const e = props.errors ?? {};
-  const fieldList = props.fields.map((f) => `{{${f}}}`).join(", ");
+  const v = props.values ?? {};
+  const jobId = props.jobId!;
+  const previewPath = `/jobs/${jobId}/letter/preview`;
+  // The live preview: typing (debounced), or the signer's fields, post the form to the preview route.
+  const live = { "hx-post": previewPath, "hx-trigger": "input changed delay:400ms", "hx-target": "#letter-preview", "hx-swap": "outerHTML", "hx-nonce": nonce };
   return (
     <>
       <StepTitle step="letter">Letter</StepTitle>
@@ -159,25 +174,62 @@ function LetterStep(props: LetterStepProps) {
         <>
           <p>{props.saved ? "Edit the letter, then save it." : `A starting text for a ${props.letterTypeLabel.toLowerCase()} letter is below. Replace everything in [square brackets], then save.`}</p>
           <FormErrors errors={e} message={props.message} />
-          <form {...formAttrs(jobStepPath(props.jobId!, "letter"), nonce)}>
-            <div class="field">
-              <label for="field-body">Letter text</label>
-              <p class="hint" id="field-body-hint">Merge fields are filled in for each recipient. Write them with two braces, like {"{{first_name}}"}. You can use: {fieldList}.</p>
-              <textarea id="field-body" name="body" rows={22} maxlength={10000} required class="letter-text"
-                aria-invalid={e.body ? "true" : undefined} aria-describedby={["field-body-hint", e.body ? "field-body-error" : null].filter(Boolean).join(" ")}>{props.body}</textarea>
-              {e.body ? <p class="field-error" id="field-body-error">{e.body}</p> : null}
-            </div>
-            <button type="submit" class="button">Save and continue</button>
-          </form>
+          {props.notice ? <div class="alert alert-success" role="status"><p>{props.notice}</p></div> : null}
+          {props.templateOptions ? <TemplatePicker jobId={jobId} options={props.templateOptions} /> : null}
+          <div class="letter-editor">
+            <form {...formAttrs(jobStepPath(jobId, "letter"), nonce)} class="letter-form">
+              <div class="field">
+                <label for="field-body">Letter text</label>
+                <p class="hint" id="field-body-hint">Merge fields are filled in for each recipient. Write them with two braces, like {"{{first_name}}"}, or insert them from the list below. The closing and the signer are printed under the text.</p>
+                <textarea id="field-body" name="body" rows={22} maxlength={10000} required class="letter-text" {...live}
+                  aria-invalid={e.body ? "true" : undefined} aria-describedby={["field-body-hint", e.body ? "field-body-error" : null].filter(Boolean).join(" ")}>{props.body}</textarea>
+                {e.body ? <p class="field-error" id="field-body-error">{e.body}</p> : null}
+              </div>
+              <FieldPalette fields={props.fields} />
+              <fieldset class="field signer">
+                <legend>Signed by</legend>
+                <SignerField name="signerName" label="Name" value={props.signer.name} error={e.signerName} hint="As it should print, like “Dana Lee, MD”." live={live} />
+                <SignerField name="signerTitle" label="Title" value={props.signer.title} error={e.signerTitle} hint="Like “Medical Director”." live={live} />
+              </fieldset>
+              <div class="actions">
+                <button type="submit" class="button">Save and continue</button>
+                <button type="submit" class="button-secondary" formaction={previewPath} formnovalidate
+                  hx-post={previewPath} hx-target="#letter-preview" hx-swap="outerHTML" hx-nonce={nonce}>Update the preview</button>
+              </div>
+              <SaveAsTemplate jobId={jobId} name={v.templateName} error={e.templateName} />
+            </form>
+            {props.preview ? (
+              <section class="letter-preview-panel" aria-labelledby="letter-preview-title">
+                <h3 id="letter-preview-title">Preview</h3>
+                <LetterPreview {...props.preview} />
+              </section>
+            ) : null}
+          </div>
+          {props.letterhead ? <LetterheadSummary {...props.letterhead} /> : null}
         </>
       ) : (
         <>
           <p>This job can no longer be changed; the letter is shown as it was submitted.</p>
           <pre class="letter-text letter-readonly" tabindex={0} aria-label="Letter text">{props.body}</pre>
+          {props.signer.name ? <p>Signed by {props.signer.name}, {props.signer.title}.</p> : null}
           {props.jobId ? <p class="actions"><a class="button button-secondary" href={`/jobs/${props.jobId}`}>Back to the job</a></p> : null}
         </>
       )}
     </>
+  );
+}
+
+/** A signer field that also refreshes the live preview as it is typed in. */
+function SignerField(props: { name: string; label: string; value: string; error?: string; hint: string; live: Record<string, string> }) {
+  const id = `field-${props.name}`;
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <p class="hint" id={`${id}-hint`}>{props.hint}</p>
+      <input id={id} name={props.name} type="text" value={props.value} maxlength={100} required autocomplete="off" {...props.live}
+        aria-invalid={props.error ? "true" : undefined} aria-describedby={[`${id}-hint`, props.error ? `${id}-error` : null].filter(Boolean).join(" ")} />
+      {props.error ? <p class="field-error" id={`${id}-error`}>{props.error}</p> : null}
+    </div>
   );
 }
 
@@ -230,12 +282,15 @@ export function JobWizard(props: JobWizardProps) {
 }
 
 export function JobWizardPage(props: JobWizardProps) {
+  const nonce = useNonce();
   return (
     <>
       <p class="eyebrow"><a href="/jobs">Jobs</a>{props.reference ? <> / {props.jobId ? <a href={`/jobs/${props.jobId}`}>{props.reference}</a> : props.reference}</> : null}</p>
       <h1>{props.jobId ? `Job ${props.reference ?? ""}`.trim() : "New mailing job"}</h1>
       <p class="lead">Your answers are saved at each step: you can stop and come back.</p>
       <JobWizard {...props} />
+      {/* The palette's insert buttons (outside the htmx region, so a swapped step never loads it twice). */}
+      {props.step === "letter" && props.editable ? <script src="/static/letter-editor.js" nonce={nonce} defer></script> : null}
     </>
   );
 }
