@@ -75,6 +75,7 @@ const schema = z
     UPLOAD_MAX_IMAGE_BYTES: z.coerce.number().int().min(1).max(100 * 1024 ** 2).default(5 * 1024 ** 2),
     UPLOAD_SAS_MINUTES: z.coerce.number().int().min(1).max(10, "must be at most 10 (upload URLs are short-lived)").default(10),
     UPLOAD_URLS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
+    RECIPIENT_LIST_MAX_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
     AUTH_PROVIDER: z.enum(["local", "clerk"]).default("local"),
     CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_[A-Za-z0-9$=_-]+$/, "must be a Clerk publishable key (pk_test_… or pk_live_…)").optional(),
     // The instance's PEM public key: session tokens are verified without calling Clerk.
@@ -144,6 +145,7 @@ const schema = z
         maxImageBytes: env.UPLOAD_MAX_IMAGE_BYTES,
         sasMinutes: env.UPLOAD_SAS_MINUTES,
         urlsPerMinute: env.UPLOAD_URLS_PER_MINUTE,
+        maxRecipients: env.RECIPIENT_LIST_MAX_ROWS,
       },
       // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
       mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },

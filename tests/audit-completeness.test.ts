@@ -272,7 +272,7 @@ async function operatorWithJob(status: "approved" | "in_production" | "mailed") 
     title: "Relocation notice", letterType: "practice_closure", mailClass: "first_class", returnName: "Queue Clinic", returnLine1: "1 Main St",
     returnLine2: null, returnCity: "Albany", returnState: "NY", returnZip: "12207",
   });
-  await t.ownerDb.updateTable("jobs").set({ status, approved_at: new Date(), ...(status === "mailed" ? { mailed_on: "2026-11-20", mailed_pieces: 5 } : {}) }).where("id", "=", job.id).execute();
+  await t.ownerDb.updateTable("jobs").set({ status, approved_at: new Date(), approved_proof_sha256: "a".repeat(64), ...(status === "mailed" ? { mailed_on: "2026-11-20", mailed_pieces: 5 } : {}) }).where("id", "=", job.id).execute();
   const operator = await makeOperator(t);
   const client = new Client(t, IP);
   client.cookies.set("__Host-plh_session", await sessionToken(t, operator));

@@ -21,7 +21,8 @@ const DETAILS = {
   returnLine1: "12 Main Street", returnLine2: null, returnCity: "Springfield", returnState: "MA", returnZip: "01103",
 };
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 1, 2, 3, 4]);
-const csv = (rows = 3) => new TextEncoder().encode(`name,address\n${Array.from({ length: rows }, (_, i) => `Pat ${i},${i} Main St`).join("\n")}\n`);
+// A recipient list that passes the list check (made-up people; the check itself is tests/recipients.test.ts).
+const csv = (rows = 3) => new TextEncoder().encode(`first_name,last_name,address1,city,state,zip\n${Array.from({ length: rows }, (_, i) => `Pat,Lee${i},${i} Main St,Boston,MA,02118`).join("\n")}\n`);
 
 beforeAll(async () => {
   t = await createTestApp({ env: { UPLOAD_URLS_PER_MINUTE: "6", UPLOAD_MAX_CSV_BYTES: String(6 * 1024 * 1024), UPLOAD_MAX_IMAGE_BYTES: "102400" } });
@@ -232,7 +233,7 @@ describe("verifying an upload", () => {
     const row = await fileRow(grant!.fileId);
     expect(row).toMatchObject({ status: "verified", size: String(bytes.length), sha256: sha256Hex(bytes) });
     expect((await eventsOf(res.requestId)).map((e) => [e.action, e.outcome, e.target_id, e.details])).toEqual([
-      ["job.file.verified", "success", job.reference, { file_id: grant!.fileId, kind: "recipients_csv", size: bytes.length }],
+      ["job.file.verified", "success", job.reference, { file_id: grant!.fileId, kind: "recipients_csv", size: bytes.length, rows: 10, invalid: 0 }],
     ]);
     // The still-valid upload URL can no longer change the verified blob (the server holds a lease).
     expect((await putBlob(grant!.uploadUrl, csv(2), "text/csv")).status).toBe(412);
@@ -243,8 +244,9 @@ describe("verifying an upload", () => {
   test("a large file sent as blocks (Put Block + Put Block List) is verified", async () => {
     const staff = await staffOf();
     const job = await newJob();
-    const line = "Pat Example,1 Main Street\n";
-    const bytes = new TextEncoder().encode(`name,address\n${line.repeat(Math.ceil((5 * 1024 * 1024) / line.length))}`);
+    // About 5 MB of distinct made-up recipients (fewer than the 100,000-row limit).
+    const rows = Array.from({ length: 82_000 }, (_, i) => `Pat,Lee${i},${i} Main Street Garden Apartments,Boston,MA,02118\n`);
+    const bytes = new TextEncoder().encode(`first_name,last_name,address1,city,state,zip\n${rows.join("")}`);
     const { grant } = await grantFor(staff, job, declare(bytes));
     expect(bytes.length).toBeGreaterThan(grant!.singlePutMaxBytes);
     const ids: string[] = [];
@@ -259,7 +261,7 @@ describe("verifying an upload", () => {
     const res = await call(staff, "POST", grant!.completeUrl, { headers: { accept: "application/json" } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ fileId: grant!.fileId, state: "verified" });
-  });
+  }, 30_000);
 
   test("a new verified upload replaces the old one: old row replaced and its blob deleted; replaced + verified events", async () => {
     const staff = await staffOf();
@@ -280,7 +282,7 @@ describe("verifying an upload", () => {
     expect((await fileRow(b.fileId)).status).toBe("verified");
     expect((await eventsOf(res.requestId)).map((e) => [e.action, e.details])).toEqual([
       ["job.file.replaced", { file_id: a.fileId, replaced_by: b.fileId, kind: "recipients_csv" }],
-      ["job.file.verified", { file_id: b.fileId, kind: "recipients_csv", size: second.length }],
+      ["job.file.verified", { file_id: b.fileId, kind: "recipients_csv", size: second.length, rows: 4, invalid: 0 }],
     ]);
   });
 
@@ -416,4 +418,42 @@ describe("the BAA gate", () => {
       await t2.close();
     }
   }, 30_000);
+});
+
+describe("the recipient list is checked as a list when its upload is verified", () => {
+  async function uploadList(text: string) {
+    const staff = await staffOf();
+    const job = await newJob();
+    const bytes = new TextEncoder().encode(text);
+    const { grant } = await grantFor(staff, job, declare(bytes));
+    expect((await putBlob(grant!.uploadUrl, bytes, "text/csv")).status).toBe(201);
+    const res = await call(staff, "POST", grant!.completeUrl, { headers: { "hx-request": "true" } });
+    return { res, html: await res.text(), row: await fileRow(grant!.fileId), job, staff };
+  }
+
+  test("a list without the columns a letter needs is rejected, named, and its blob deleted", async () => {
+    const { res, html, row } = await uploadList("name,street\nPat Lee,1 Main St\n");
+    expect(res.status).toBe(422);
+    expect(html).toContain("no column for first_name, last_name, city, state, zip");
+    expect(row.status).toBe("rejected");
+    expect(await blobExists(row.blob_name)).toBe(false);
+  });
+
+  test("a usable list is verified with its counts, its merge fields and the problem rows by number, never their values", async () => {
+    const { res, html, row } = await uploadList([
+      "First Name,Last Name,Address,City,State,Zip Code,Appointment Date",
+      "Quincy,Marlowe,12 Elm St,Boston,MA,02118,Dec 1",
+      "Rosalind,Fairweather,9 Oak St,Boston,ZZ,02118,Dec 2",
+      "Quincy,Marlowe,12 Elm St,Boston,MA,02118,Dec 1",
+    ].join("\n"));
+    expect(res.status).toBe(200);
+    expect(row.status).toBe("verified");
+    expect(row.csv_fields).toEqual(["first_name", "last_name", "address1", "address2", "city", "state", "zip", "appointment_date"]);
+    expect(row.csv_report).toMatchObject({ rows: 3, valid: 1, invalid: 2, duplicates: 1 });
+    expect(html).toContain("1 can be mailed");
+    expect(html).toContain("Row 3: state is not a US state or territory code");
+    expect(html).toContain("Row 4: duplicates row 2");
+    expect(html).toContain("{{appointment_date}}");
+    for (const value of ["Rosalind", "Fairweather", "Marlowe", "Oak St"]) expect(html + JSON.stringify(row.csv_report)).not.toContain(value);
+  });
 });

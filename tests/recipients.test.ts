@@ -108,3 +108,9 @@ describe("lists that cannot be read", () => {
     expect(await report("first_name,First Name,last_name,address1,city,state,zip\n")).toEqual({ ok: false, fatal: expect.stringContaining("(first_name)") });
   });
 });
+
+test("a refusal part-way through a large list stops reading the rest (no hang on backpressure)", async () => {
+  const rows = Array.from({ length: 50_000 }, (_, i) => `P${i},Lee,${i} Main St,,Boston,MA,02118`).join("\n");
+  expect(await validateRecipients(bytes(`name,street\n${rows}`, 64 * 1024))).toEqual({ ok: false, fatal: expect.stringContaining("no column") });
+  expect(await validateRecipients(bytes(`${HEADER}\n${rows}`, 64 * 1024), { maxRows: 10 })).toEqual({ ok: false, fatal: expect.stringContaining("more than 10") });
+});

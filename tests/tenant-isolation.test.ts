@@ -79,6 +79,7 @@ describe("row-level security", () => {
   const NOT_BY_TENANT: Record<string, string> = {
     "audit_events.audit_events_platform": "platform events: practice_id IS NULL, outside any tenant",
     "practices.practices_operator_read": "platform operators read the names of practices whose jobs they produce (SELECT only)",
+    "production_files.production_files_operator_read": "platform operators read the print file of the jobs in their hands (SELECT only)",
     "jobs.jobs_operator_read": "platform operators read approved and later jobs across practices, outside any tenant (SELECT only)",
     "jobs.jobs_operator_update": "platform operators move approved jobs through production, mailing and completion, outside any tenant",
     "audit_checkpoints.audit_checkpoints_platform": "the platform chain's checkpoints: practice_id IS NULL, outside any tenant",

@@ -43,7 +43,7 @@ function wantsJson(c: Context<HonoEnv>): boolean {
 
 function fileView(f: JobFile): FileView {
   const at = new Date(f.verified_at ?? f.created_at).toISOString();
-  return { id: f.id, state: f.status, name: f.declared_name, size: formatBytes(Number(f.size ?? f.declared_size)), at, rejectedReason: f.rejected_reason };
+  return { id: f.id, state: f.status, name: f.declared_name, size: formatBytes(Number(f.size ?? f.declared_size)), at, rejectedReason: f.rejected_reason, csv: f.csv_report };
 }
 
 export function uploadRoutes(deps: UploadDeps) {

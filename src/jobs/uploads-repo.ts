@@ -2,7 +2,7 @@
 // practice and upload_url_throttle to its user.
 import { type Insertable, sql } from "kysely";
 import type { Tx } from "../platform/db.ts";
-import type { JobFile, JobFilesTable } from "../platform/schema.ts";
+import type { Job, JobFile, JobFilesTable } from "../platform/schema.ts";
 
 export function insertJobFile(tx: Tx, values: Insertable<JobFilesTable>): Promise<JobFile> {
   return tx.insertInto("job_files").values(values).returningAll().executeTakeFirstOrThrow();
@@ -20,8 +20,11 @@ export function filesOfJob(tx: Tx, jobId: string): Promise<JobFile[]> {
     .orderBy("created_at", "desc").orderBy("id").execute();
 }
 
-export function markFileVerified(tx: Tx, fileId: string, facts: { size: number; sha256: string }): Promise<JobFile> {
-  return tx.updateTable("job_files").set({ status: "verified", size: facts.size, sha256: facts.sha256, verified_at: sql`now()` })
+export function markFileVerified(tx: Tx, fileId: string, facts: { size: number; sha256: string; csv: { fields: string[] } | null }): Promise<JobFile> {
+  return tx.updateTable("job_files").set({
+    status: "verified", size: facts.size, sha256: facts.sha256, verified_at: sql`now()`,
+    csv_fields: facts.csv?.fields ?? null, csv_report: facts.csv ? JSON.stringify(facts.csv) : null,
+  })
     .where("id", "=", fileId).where("status", "=", "pending").returningAll().executeTakeFirstOrThrow();
 }
 
@@ -33,6 +36,24 @@ export function markFileRejected(tx: Tx, fileId: string, facts: { reason: string
 export function markFileReplaced(tx: Tx, fileId: string): Promise<JobFile> {
   return tx.updateTable("job_files").set({ status: "replaced" }).where("id", "=", fileId).where("status", "=", "verified")
     .returningAll().executeTakeFirstOrThrow();
+}
+
+/**
+ * The job, locked (FOR UPDATE), with what issuing an upload URL checks first, in one statement:
+ * whether the practice has an executed current BAA (the database's practice_has_current_baa, as
+ * assertCurrentBaa asks it) and whether the job carries its PHI attestation. Undefined when the job
+ * is not there (another practice's job is not visible: RLS).
+ */
+export async function lockJobForUpload(tx: Tx, jobId: string, practiceId: string): Promise<{ job: Job; hasCurrentBaa: boolean; attested: boolean } | undefined> {
+  const row = await tx.selectFrom("jobs as j").selectAll("j")
+    .select((eb) => [
+      sql<boolean>`practice_has_current_baa(${practiceId}::uuid)`.as("has_current_baa"),
+      eb.exists(eb.selectFrom("job_attestations as a").select("a.id").whereRef("a.job_id", "=", "j.id")).as("attested"),
+    ])
+    .where("j.id", "=", jobId).forUpdate().executeTakeFirst();
+  if (!row) return undefined;
+  const { has_current_baa, attested, ...job } = row;
+  return { job, hasCurrentBaa: has_current_baa === true, attested: attested === true };
 }
 
 /**

@@ -6,6 +6,7 @@
 // use case audits in the transaction of its change.
 import type { Config } from "../config.ts";
 import type { RequestMeta } from "../context.ts";
+import { type RecipientReport, validateRecipients } from "../proofs/recipients.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { Permission } from "../auth/permissions.ts";
 import { assertCurrentBaa, BaaRequiredError, isBaaRequiredDbError } from "../baa/service.ts";
@@ -161,10 +162,14 @@ export async function issueUploadUrl(
   const seconds = options.sasSeconds ?? deps.config.uploads.sasMinutes * 60;
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new RangeError("issueUploadUrl: sasSeconds must be 1-600");
   const issued = await asMember(deps, actor, "jobs.write", async (tx) => {
-    const job = await lockJob(tx, jobId);
-    await assertCurrentBaa(tx, actor.practiceId);
+    // The job locked, the BAA gate's answer and the attestation in one statement; refused in the
+    // same order as lockJob, assertCurrentBaa, the state, then the attestation would refuse.
+    const found = /^[0-9a-f-]{36}$/i.test(jobId) ? await lockJobForUpload(tx, jobId, actor.practiceId) : undefined;
+    if (!found) throw new JobError("not_found", "There is no such job in this practice.");
+    const { job } = found;
+    if (!found.hasCurrentBaa) await assertCurrentBaa(tx, actor.practiceId); // throws BaaRequiredError naming the admins
     if (!isEditable(job.status)) throw new UploadError("not_editable", NOT_EDITABLE);
-    if (!(await findAttestation(tx, job.id))) throw new UploadError("not_attested", ATTESTATION_FIRST);
+    if (!found.attested) throw new UploadError("not_attested", ATTESTATION_FIRST);
     checkDeclaredFile(deps.config, input);
     await claimUploadUrl(tx, actor.userId, deps.config.uploads.urlsPerMinute);
     const fileId = crypto.randomUUID();
@@ -189,6 +194,15 @@ export async function issueUploadUrl(
 }
 
 // ---- verifying an upload --------------------------------------------------------------------------
+
+export type CsvSummary = Extract<RecipientReport, { ok: true }>;
+
+async function checkRecipientList(blob: BlobStore, file: JobFile, maxRows: number): Promise<{ rejection: Rejection | null; report: CsvSummary | null }> {
+  const report = await validateRecipients(await blob.readStream(file.blob_name, { leaseId: file.blob_lease_id ?? undefined }), { maxRows });
+  if (!report.ok) return { rejection: { code: "csv_unusable", message: report.fatal }, report: null };
+  if (report.valid === 0) return { rejection: { code: "csv_no_valid_rows", message: `None of the ${report.rows} rows can be mailed. Fix the rows listed and upload the list again.` }, report };
+  return { rejection: null, report };
+}
 
 export type Rejection = { code: string; message: string };
 
@@ -261,7 +275,7 @@ async function inspectContent(blob: BlobStore, file: JobFile): Promise<{ rejecti
 }
 
 /** What the server finds in storage for a pending file: null when it passes, else why not. */
-async function checkBlob(blob: BlobStore, file: JobFile, maxBytes: number): Promise<{ rejection: Rejection | null; size: number | null; sha256: string | null }> {
+async function checkBlob(blob: BlobStore, file: JobFile, maxBytes: number, maxRows: number): Promise<{ rejection: Rejection | null; size: number | null; sha256: string | null; csv?: CsvSummary | null }> {
   // The lease first: from here on the browser's URL cannot change the bytes being checked.
   if (!file.blob_lease_id || !(await blob.lease(file.blob_name, file.blob_lease_id))) {
     throw new UploadError("not_uploaded", "The file has not arrived in storage. Upload it again.");
@@ -282,7 +296,11 @@ async function checkBlob(blob: BlobStore, file: JobFile, maxBytes: number): Prom
     };
   }
   const content = await inspectContent(blob, file);
-  return { size: facts.size, sha256: content.sha256, rejection: content.rejection };
+  if (content.rejection || KIND_RULES[file.kind].family !== "csv") return { size: facts.size, sha256: content.sha256, rejection: content.rejection };
+  // A recipient list is also read as one: the columns it offers the letter and what is wrong with
+  // which rows (row numbers and reasons, never values), or why it cannot be used at all.
+  const csv = await checkRecipientList(blob, file, maxRows);
+  return { size: facts.size, sha256: content.sha256, rejection: csv.rejection, csv: csv.report };
 }
 
 export type CompletedUpload =
@@ -311,7 +329,7 @@ export async function completeUpload(deps: UploadDeps, actor: MemberActor, jobId
   const { file } = await asMember(deps, actor, "jobs.write", (tx) => pendingFile(tx, actor, jobId, fileId));
   let check: Awaited<ReturnType<typeof checkBlob>>;
   try {
-    check = await checkBlob(deps.blob, file, maxBytesFor(deps.config, file.kind));
+    check = await checkBlob(deps.blob, file, maxBytesFor(deps.config, file.kind), deps.config.uploads.maxRecipients);
   } catch (error) {
     if (error instanceof UploadError) throw error;
     throw new UploadError("storage_error", "Storage could not be reached to check the file. Try again in a moment.");
@@ -336,11 +354,11 @@ export async function completeUpload(deps: UploadDeps, actor: MemberActor, jobId
         details: { file_id: previous.id, replaced_by: current.id, kind: current.kind },
       });
     }
-    const verified = await markFileVerified(tx, current.id, { size: check.size!, sha256: check.sha256! });
+    const verified = await markFileVerified(tx, current.id, { size: check.size!, sha256: check.sha256!, csv: check.csv ?? null });
     await updateJob(tx, job.id, {});
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.file.verified", target: jobTarget(job), request: actor.request,
-      details: { ...details, size: check.size! },
+      details: { ...details, size: check.size!, ...(check.csv ? { rows: check.csv.rows, invalid: check.csv.invalid } : {}) },
     });
     return { outcome: "verified" as const, file: verified, replaced };
   }).catch((error) => {

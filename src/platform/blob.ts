@@ -3,6 +3,7 @@
 // identity) in production.
 import { DefaultAzureCredential } from "@azure/identity";
 import { BlobSASPermissions, BlobServiceClient, type ContainerClient, SASProtocol, type StoragePipelineOptions, type UserDelegationKey } from "@azure/storage-blob";
+import { PassThrough, type Writable } from "node:stream";
 import type { Config } from "../config.ts";
 
 export type BlobStore = {
@@ -26,6 +27,13 @@ export type BlobStore = {
   lease(name: string, leaseId: string): Promise<boolean>;
   /** Streams the blob's bytes through `visit` in chunks (in memory, never to disk). */
   readChunks(name: string, visit: (chunk: Uint8Array) => void, options?: { leaseId?: string }): Promise<void>;
+  /** The blob's bytes as a stream (in memory, never to disk); `leaseId` when the blob is leased. */
+  readStream(name: string, options?: { leaseId?: string }): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * A block blob written from a stream as it is produced (bounded memory: a few blocks in flight).
+   * Write into `stream`, end it, then await `done`. Refuses to overwrite an existing blob.
+   */
+  writeStream(name: string, contentType: string): { stream: Writable; done: Promise<void> };
   /** Deletes a blob (and its snapshots) if it exists; `leaseId` when the blob is leased. */
   remove(name: string, options?: { leaseId?: string }): Promise<void>;
 };
@@ -92,11 +100,29 @@ export function createBlobStore(settings: Config["blob"]): BlobStore {
       if (!body) throw new Error("blob download returned no body");
       for await (const chunk of body as AsyncIterable<Uint8Array | string>) visit(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
     },
+    async readStream(name, options = {}) {
+      const res = await container.getBlobClient(name).download(0, undefined, options.leaseId ? { conditions: { leaseId: options.leaseId } } : {});
+      const body = res.readableStreamBody;
+      if (!body) throw new Error("blob download returned no body");
+      return (async function* () {
+        for await (const chunk of body as AsyncIterable<Uint8Array | string>) yield typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      })();
+    },
+    writeStream(name, contentType) {
+      const stream = new PassThrough({ highWaterMark: WRITE_BLOCK_BYTES });
+      const done = container.getBlockBlobClient(name)
+        .uploadStream(stream, WRITE_BLOCK_BYTES, 2, { blobHTTPHeaders: { blobContentType: contentType }, conditions: { ifNoneMatch: "*" } })
+        .then(() => undefined);
+      return { stream, done };
+    },
     async remove(name, options = {}) {
       await container.getBlobClient(name).deleteIfExists({ deleteSnapshots: "include", ...(options.leaseId ? { conditions: { leaseId: options.leaseId } } : {}) });
     },
   };
 }
+
+/** Block size for streamed writes: big enough for few requests, small enough to bound memory. */
+const WRITE_BLOCK_BYTES = 4 * 1024 * 1024;
 
 function isNotFound(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { statusCode?: number }).statusCode === 404;
@@ -111,6 +137,8 @@ export type ReadUrlOptions = {
   seconds: number;
   /** The file name the browser saves as (Content-Disposition: attachment); letters, digits, . _ - only. */
   downloadName?: string;
+  /** Show in the browser (Content-Disposition: inline) instead of saving. */
+  inline?: boolean;
 };
 
 /**
@@ -127,7 +155,9 @@ function readSasUrl(container: ContainerClient, delegationKey: DelegationKey) {
       permissions: BlobSASPermissions.parse("r"),
       expiresOn: new Date(Date.now() + options.seconds * 1000),
       protocol: blob.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
-      ...(options.downloadName ? { contentDisposition: `attachment; filename="${options.downloadName}"` } : {}),
+      // Whatever is read through a SAS stays out of every cache between storage and the browser.
+      cacheControl: "no-store",
+      contentDisposition: options.inline ? "inline" : options.downloadName ? `attachment; filename="${options.downloadName}"` : undefined,
     };
     return delegationKey ? blob.generateUserDelegationSasUrl(sas, await delegationKey()) : blob.generateSasUrl(sas);
   };

@@ -198,6 +198,9 @@ export interface JobFilesTable {
   created_by: string;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Migration 202611232400_proofs: a verified recipient list's columns (names only) and its check summary. */
+  csv_fields: string[] | null;
+  csv_report: ColumnType<CsvReport | null, string | null | undefined, string | null>;
   /** Migration 202611232320_uploads: the server's secret lease on the blob (never sent to a browser). */
   blob_lease_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
@@ -208,6 +211,9 @@ export interface UploadUrlThrottleTable {
   window_started_at: Generated<Date>;
   issued: Generated<number>;
 }
+
+/** A recipient list's check: counts, and the first problems by row number and reason (no values). */
+export type CsvReport = { fields: string[]; rows: number; valid: number; invalid: number; duplicates: number; problems: { row: number; reasons: string[] }[] };
 
 export interface UsersTable {
   id: Generated<string>;

@@ -1,6 +1,8 @@
 // The recipient list: parsed as a stream (UTF-8 with or without BOM, CRLF or LF, quoted fields),
 // headers matched case-insensitively with common aliases, every row checked for what a mailing
 // needs. Reports name rows and reasons, never the values (they are PHI).
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { parse } from "csv-parse";
 import { USPS_STATE_CODES, zipMatchesState } from "./zip-prefixes.ts";
 
@@ -65,11 +67,12 @@ function checkRow(f: Record<string, string>): string[] {
   return reasons;
 }
 
-function normalise(f: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(f)) out[k] = v.replace(/\s+/g, " ").trim();
-  if (out.state) out.state = out.state.toUpperCase();
-  return out;
+const RUNS_OF_SPACE = /\s{2,}|[\t\n\r\f\v]/;
+
+/** A cell as printed: trimmed, inner runs of white space (line breaks included) made one space. */
+function clean(value: string): string {
+  const trimmed = value.trim();
+  return RUNS_OF_SPACE.test(trimmed) ? trimmed.replace(/\s+/g, " ") : trimmed;
 }
 
 /** Turns a byte stream into text, refusing anything that is not UTF-8 (or holds NUL bytes). */
@@ -106,16 +109,13 @@ export async function readRecipients(
 ): Promise<{ fields: string[] }> {
   const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
   const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: false });
-  const feeding = (async () => {
-    try {
-      for await (const text of utf8Text(source)) if (!parser.write(text)) await new Promise((r) => parser.once("drain", r));
-      parser.end();
-    } catch (error) {
-      parser.destroy(error as Error);
-    }
-  })();
+  // The bytes flow into the parser with backpressure; an early refusal below destroys the parser,
+  // which ends the pipeline and stops reading the source.
+  const feeding = pipeline(Readable.from(utf8Text(source)), parser).catch((error: unknown) => error);
   let columns: (string | undefined)[] | null = null;
   let fields: string[] = [];
+  // Same person at the same address (lower-cased): the first row it appeared on. A few MB at most
+  // for the largest list allowed, freed when the read ends.
   const seen = new Map<string, number>();
   let row = 1;
   let seq = 0;
@@ -137,14 +137,13 @@ export async function readRecipients(
       }
       row++;
       if (++seq > maxRows) throw new RecipientListError(`The list has more than ${maxRows.toLocaleString("en-US")} recipients, the most one job can mail. Split it into several jobs.`);
-      const raw: Record<string, string> = {};
-      columns.forEach((c, i) => { if (c) raw[c] = record[i] ?? ""; });
-      const f = normalise(raw);
-      for (const s of STANDARD_FIELDS) f[s] ??= "";
+      const f: Record<string, string> = { address2: "" };
+      for (let i = 0; i < columns.length; i++) if (columns[i]) f[columns[i]!] = clean(record[i] ?? "");
+      f.state = f.state!.toUpperCase();
       const problems = checkRow(f);
       if (record.length !== columns.length) problems.push(`has ${record.length} cells where the header has ${columns.length}`);
       // The same person at the same address twice is flagged (and so not mailed twice).
-      const key = new Bun.CryptoHasher("sha256").update(duplicateKey(f)).digest("base64");
+      const key = duplicateKey(f);
       const first = seen.get(key);
       if (first === undefined) seen.set(key, row);
       else problems.push(`duplicates row ${first}`);
@@ -157,7 +156,10 @@ export async function readRecipients(
     if ((error as { code?: string }).code?.startsWith("CSV_")) throw new RecipientListError(`The file is not valid CSV: ${message.replace(/:.*$/, "")}.`);
     throw error;
   } finally {
-    await feeding;
+    if (!parser.readableEnded) parser.destroy();
+    const failed = await feeding;
+    // The source's own failure (not UTF-8, binary) is the reason, not the parser's being cut off.
+    if (failed instanceof RecipientListError) throw failed;
   }
   if (!columns) throw new RecipientListError("The file is empty. Upload a CSV whose first row names the columns.");
   return { fields };

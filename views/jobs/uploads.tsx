@@ -19,7 +19,35 @@ export type FileView = {
   /** ISO time of the upload URL (pending, rejected) or of the verification (verified). */
   at: string;
   rejectedReason?: string | null;
+  /** A verified recipient list's check: counts and the first problems (row numbers and reasons only). */
+  csv?: { rows: number; valid: number; invalid: number; duplicates: number; fields: string[]; problems: { row: number; reasons: string[] }[] } | null;
 };
+
+/** How many problem rows the panel lists before saying how many more there are. */
+const PROBLEMS_SHOWN = 20;
+
+function CsvSummary(props: { csv: NonNullable<FileView["csv"]> }) {
+  const c = props.csv;
+  const more = c.invalid - Math.min(c.problems.length, PROBLEMS_SHOWN);
+  return (
+    <div class="csv-summary">
+      <p>
+        {c.rows.toLocaleString("en-US")} {c.rows === 1 ? "recipient" : "recipients"}: <strong>{c.valid.toLocaleString("en-US")} can be mailed</strong>
+        {c.invalid ? <>, {c.invalid.toLocaleString("en-US")} {c.invalid === 1 ? "row has" : "rows have"} a problem and will not be mailed{c.duplicates ? ` (${c.duplicates} duplicate${c.duplicates === 1 ? "" : "s"})` : ""}</> : null}.
+        {" "}Merge fields: {c.fields.map((f) => `{{${f}}}`).join(", ")}.
+      </p>
+      {c.problems.length ? (
+        <details>
+          <summary>Rows with problems<span class="visually-hidden"> in the recipient list</span></summary>
+          <ul class="csv-problems">
+            {c.problems.slice(0, PROBLEMS_SHOWN).map((p) => <li>Row {p.row}: {p.reasons.join("; ")}</li>)}
+          </ul>
+          {more > 0 ? <p class="muted">…and {more.toLocaleString("en-US")} more. Fix them in your spreadsheet and upload the list again if they should be mailed.</p> : null}
+        </details>
+      ) : null}
+    </div>
+  );
+}
 
 export type FilesPanelProps = {
   jobId: string;
@@ -58,12 +86,15 @@ export function panelId(kind: FileKindView): string {
 function FileLine(props: { file: FileView; current: boolean }) {
   const f = props.file;
   return (
+    <>
     <p class={`file-line file-${f.state}`}>
       <span class={`file-state file-state-${f.state}`} data-file-state={f.state}>{STATE_WORDS[f.state]}</span>{" "}
       <span class="file-name">{f.name}</span> <span class="muted">({f.size}, <time datetime={f.at}>{f.at.slice(0, 16).replace("T", " ")} UTC</time>)</span>
       {props.current ? <span class="visually-hidden"> (the file in use)</span> : null}
       {f.state === "rejected" && f.rejectedReason ? <><br /><span class="file-reason">{f.rejectedReason}</span></> : null}
     </p>
+    {f.state === "verified" && f.csv ? <CsvSummary csv={f.csv} /> : null}
+    </>
   );
 }
 
