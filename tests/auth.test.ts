@@ -6,7 +6,11 @@ import { Secret, TOTP } from "otpauth";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { hashPassword } from "../src/auth/password.ts";
 import { accountKey } from "../src/auth/throttle.ts";
+import { resolveSession } from "../src/auth/sessions.ts";
+import { randomToken, sha256Hex } from "../src/platform/crypto.ts";
+import { withContext } from "../src/platform/db.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { makePerson, sessionToken } from "./support/people.ts";
 import { Client } from "./support/browserless.ts";
 
 let t: TestApp;
@@ -339,6 +343,32 @@ describe("sessions", () => {
   test("the app role cannot read sessions without naming their user or holding the token", async () => {
     const rows = await t.db.selectFrom("sessions").select("id").execute();
     expect(rows).toEqual([]);
+  });
+
+  test("one statement resolves a session: the same session, user and membership as the queries, and its context ends with it", async () => {
+    const person = await makePerson(t, { role: "staff" });
+    const token = await sessionToken(t, person);
+    const resolved = await resolveSession(t.db, token, t.config.session);
+    const tokenHash = sha256Hex(token);
+    const expected = await withContext(t.db, { actor: "test", sessionTokenHash: tokenHash, userId: person.userId }, async (tx) => ({
+      session: await tx.selectFrom("sessions").selectAll().where("token_hash", "=", tokenHash).executeTakeFirstOrThrow(),
+      user: await tx.selectFrom("users").selectAll().where("id", "=", person.userId).executeTakeFirstOrThrow(),
+    }));
+    // Every column of both rows, with the same JS types (timestamps as Date, bigint as string).
+    expect(resolved).toEqual({ ...expected, membership: { practiceId: person.practiceId, role: "staff" } });
+    expect(Object.keys(resolved!.user).sort()).toEqual(Object.keys(expected.user).sort());
+    expect(Object.keys(resolved!.session).sort()).toEqual(Object.keys(expected.session).sort());
+    // The settings were local to that statement's transaction: the next one on the connection sees none.
+    const after = await t.db.connection().execute(async (conn) => {
+      await sql`SELECT * FROM app_request_session(${tokenHash})`.execute(conn);
+      return (await sql<{ user_id: string; hash: string; actor: string }>`SELECT current_setting('app.user_id', true) AS user_id,
+        current_setting('app.session_token_hash', true) AS hash, current_setting('app.actor', true) AS actor`.execute(conn)).rows[0];
+    });
+    expect([after?.user_id ?? "", after?.hash ?? "", after?.actor ?? ""]).toEqual(["", "", ""]);
+    // No membership in the session's practice: null (the guard refuses); an unknown token names nothing.
+    await t.ownerDb.deleteFrom("memberships").where("user_id", "=", person.userId).execute();
+    expect((await resolveSession(t.db, token, t.config.session))?.membership).toBeNull();
+    expect(await resolveSession(t.db, randomToken(32), t.config.session)).toBeNull();
   });
 });
 

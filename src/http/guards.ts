@@ -9,6 +9,7 @@ import { can, type Permission } from "../auth/permissions.ts";
 import { findActiveMembership } from "../auth/repo.ts";
 import { isOperator } from "../auth/operators.ts";
 import { type Db, withContext } from "../platform/db.ts";
+import { membershipLoadedWith } from "./session.ts";
 
 /** Where someone without a session goes: the sign-in page, or a 401 fragment for htmx. */
 function toSignIn(c: Context<HonoEnv>): Response | Promise<Response> {
@@ -49,11 +50,15 @@ export function requirePermission(deps: { db: Db }, permission: Permission): Mid
     const refusal = notPastMfa(c);
     if (refusal) return refusal;
     const session = c.get("session")!;
-    const membership = session.practice_id
-      ? await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
-          findActiveMembership(tx, session.practice_id!, session.user_id),
-        )
-      : undefined;
+    // Read with the session in this request when the loader could (http/session.ts); else asked here.
+    const loaded = membershipLoadedWith(session);
+    const membership = loaded !== undefined
+      ? (loaded && loaded.practiceId === session.practice_id ? { practice_id: loaded.practiceId, role: loaded.role } : undefined)
+      : session.practice_id
+        ? await withContext(deps.db, { actor: `user:${session.user_id}`, userId: session.user_id, practiceId: session.practice_id }, (tx) =>
+            findActiveMembership(tx, session.practice_id!, session.user_id),
+          )
+        : undefined;
     if (!membership || !can(membership.role, permission)) {
       await auditDenied(deps.db, c, { action: "access.denied", role: membership?.role ?? null, details: { permission, role: membership?.role ?? "none" } });
       return respondWithError(c, 403, "Your role in this practice does not allow this. Ask a practice administrator if you need it.");

@@ -5,10 +5,22 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import type { HonoEnv } from "../context.ts";
-import { idleDeadline, resolveSession, SESSION_COOKIE } from "../auth/sessions.ts";
+import { idleDeadline, resolveSession, SESSION_COOKIE, type SessionMembership } from "../auth/sessions.ts";
 import { CLERK_SESSION_COOKIE, clerkSession } from "../auth/clerk.ts";
 import { requestMeta } from "./request-context.ts";
 import type { Db } from "../platform/db.ts";
+import type { Session } from "../platform/schema.ts";
+
+/**
+ * The membership read together with a session by the loader (the user's active membership in the
+ * session's practice, or null), keyed by that request's session object: requirePermission uses it
+ * rather than asking the database again in the same request. No entry: not looked up (ask).
+ */
+const membershipsLoaded = new WeakMap<Session, SessionMembership | null>();
+
+export function membershipLoadedWith(session: Session): SessionMembership | null | undefined {
+  return membershipsLoaded.get(session);
+}
 
 export function sessionLoader(deps: { db: Db; config: Config }): MiddlewareHandler<HonoEnv> {
   return async function sessionLoader(c, next) {
@@ -33,6 +45,7 @@ export function sessionLoader(deps: { db: Db; config: Config }): MiddlewareHandl
     if (token) {
       const resolved = await resolveSession(deps.db, token, deps.config.session);
       if (resolved) {
+        if (resolved.membership !== undefined) membershipsLoaded.set(resolved.session, resolved.membership);
         c.set("session", resolved.session);
         c.set("user", resolved.user);
         c.set("idleDeadline", idleDeadline(resolved.session, deps.config.session));

@@ -15,9 +15,9 @@ import type { Db, Tx } from "../platform/db.ts";
 import type { Job, JobFile, JobFileKind } from "../platform/schema.ts";
 import { findAttestation, findJob, findVerifiedFile, updateJob } from "./repo.ts";
 import { isEditable } from "./lifecycle.ts";
-import { asMember, jobTarget, lockJob, type MemberActor } from "./service.ts";
+import { asMember, JobError, jobTarget, lockJob, type MemberActor } from "./service.ts";
 import {
-  bumpUploadUrlCount, filesOfJob, findJobFile, insertJobFile, markFileRejected, markFileReplaced, markFileVerified,
+  bumpUploadUrlCount, filesOfJob, findJobFile, insertJobFile, lockJobForUpload, markFileRejected, markFileReplaced, markFileVerified,
 } from "./uploads-repo.ts";
 
 export type UploadDeps = { db: Db; blob: BlobStore; config: Config };
