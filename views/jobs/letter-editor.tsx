@@ -33,6 +33,10 @@ export type TemplateOption = { value: string; label: string };
 
 const brace = (name: string) => `{{${name}}}`;
 
+// Replacing the whole step without htmx 4's settle pass: that pass copies style attributes between
+// the old and new elements of the same id, which the strict CSP (style-src 'self') reports.
+const WIZARD_SWAP = "outerHTML settle:0";
+
 /** The fields the letter may use, as buttons that insert them at the cursor (with script) or a plain list (without). */
 export function FieldPalette(props: { fields: readonly string[] }) {
   return (
@@ -118,8 +122,8 @@ export function TemplatePicker(props: { jobId: string; options: readonly Templat
   return (
     <section class="card template-picker" aria-labelledby="template-picker-title">
       <h3 id="template-picker-title">Start from a template</h3>
-      <form method="get" action={action} hx-get={action} hx-target="#job-wizard" hx-swap="outerHTML" hx-nonce={nonce}
-        hx-include="[name='signerName'],[name='signerTitle']"
+      <form method="get" action={action} hx-get={action} hx-target="#job-wizard" hx-swap={WIZARD_SWAP} hx-nonce={nonce}
+        hx-include="[name='signerName'],[name='signerTitle']" hx-validate="false"
         hx-confirm="Replace the text in the editor with this template? Changes you have not saved will be lost.">
         <SelectField name="template" label="Template" options={props.options} selected={props.selected}
           hint="Replaces the text in the editor. Nothing is saved until you save the letter." />
@@ -141,7 +145,7 @@ export function SaveAsTemplate(props: { jobId: string; name?: string; error?: st
       <Field name="templateName" label="Template name" value={props.name} error={props.error} maxlength={80} required={false} autocomplete="off"
         hint="For your team, like “Relocation 2027”. No patient names." />
       <button type="submit" class="button-secondary" formaction={action} formnovalidate
-        hx-post={action} hx-target="#job-wizard" hx-swap="outerHTML" hx-nonce={nonce}>Save as practice template</button>
+        hx-post={action} hx-target="#job-wizard" hx-swap={WIZARD_SWAP} hx-nonce={nonce}>Save as practice template</button>
     </fieldset>
   );
 }
