@@ -135,11 +135,10 @@ export function letterTemplateRoutes(deps: { db: Db; config: Config }) {
     const signer = { name: form.signerName, title: form.signerTitle };
     c.header("Cache-Control", "no-store");
     // htmx (typing, or "Update the preview"): the preview alone. Without script: the whole step again, as typed.
-    const props = letterStepProps(s, { body: form.body, signer, templates: [], editable: isEditable(s.job.status) });
-    return render(c, {
-      title: `Job ${s.job.reference}`, page: <JobWizardPage {...props} />,
-      fragment: <LetterPreview {...previewProps(s, form.body, signer)} />,
-    });
+    if (isFragmentRequest(c)) return render(c, { title: `Job ${s.job.reference}`, page: <LetterPreview {...previewProps(s, form.body, signer)} /> });
+    const { templates } = await letterEditor(letterDeps, actorOf(c), s.job.id);
+    const props = letterStepProps(s, { body: form.body, signer, templates, editable: isEditable(s.job.status) });
+    return render(c, { title: `Job ${s.job.reference}`, page: <JobWizardPage {...props} /> });
   });
 
   // ---- start from a template (the starter, or a saved one): fills the editor, saves nothing -------
