@@ -20,9 +20,6 @@ let otherAdmin: Member;
 
 beforeAll(async () => {
   t = await createTestApp();
-  // The lead's migration (202611232400_proofs) adds job_files.csv_fields; until it lands, add the
-  // column here (this file's own database) so the verified list's column names can be recorded.
-  await sql`ALTER TABLE job_files ADD COLUMN IF NOT EXISTS csv_fields text[]`.execute(t.ownerDb);
   admin = await makeSignedPractice(t, "Harbor Pediatrics");
   staff = await makePerson(t, { practiceId: admin.practiceId, role: "staff" });
   auditor = await makePerson(t, { practiceId: admin.practiceId, role: "auditor" });

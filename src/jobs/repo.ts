@@ -86,16 +86,10 @@ export async function userNames(tx: Tx, userIds: readonly (string | null)[]): Pr
   return new Map(rows.map((r) => [r.id, r.full_name]));
 }
 
-/**
- * The column names of the job's verified recipient list (job_files.csv_fields, recorded when the
- * upload is verified), or [] when there is none. Read through to_jsonb so this also answers, with
- * null, on a database where the column has not been added yet (migration 202611232400_proofs).
- */
+/** The column names of the job's verified recipient list (job_files.csv_fields, recorded when the upload is verified), or []. */
 export async function recipientCsvFields(tx: Tx, jobId: string): Promise<string[]> {
-  const row = await tx.selectFrom("job_files as f")
-    .select(sql<unknown>`to_jsonb(f) -> 'csv_fields'`.as("fields"))
-    .where("f.job_id", "=", jobId).where("f.kind", "=", "recipients_csv").where("f.status", "=", "verified")
+  const row = await tx.selectFrom("job_files").select("csv_fields")
+    .where("job_id", "=", jobId).where("kind", "=", "recipients_csv").where("status", "=", "verified")
     .executeTakeFirst();
-  const fields = row?.fields;
-  return Array.isArray(fields) ? fields.filter((f): f is string => typeof f === "string") : [];
+  return row?.csv_fields ?? [];
 }
