@@ -16,6 +16,7 @@ import type { BlobStore } from "./platform/blob.ts";
 import type { Db } from "./platform/db.ts";
 import type { Logger } from "./platform/log.ts";
 import type { Mailer } from "./platform/mail.ts";
+import type { WorkSender } from "./platform/queue.ts";
 import { accountRoutes } from "./auth/account-routes.tsx";
 import { authRoutes } from "./auth/routes.tsx";
 import { clerkContentSecurity, clerkFrontend } from "./auth/clerk.ts";
@@ -30,10 +31,12 @@ import { baaBanner } from "./baa/http.tsx";
 import { baaRoutes } from "./baa/routes.tsx";
 import { jobRoutes } from "./jobs/routes.tsx";
 import { operatorRoutes } from "./operators/routes.tsx";
+import { proofRoutes } from "./proofs/routes.tsx";
 import { uploadRoutes } from "./jobs/upload-routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
-export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer };
+/** `queue` sends background work (proof and print-file renders); the server's queue also runs it. */
+export type AppDeps = { config: Config; db: Db; blob: BlobStore; logger: Logger; mailer: Mailer; queue?: WorkSender };
 
 const PUBLIC_DIR = path.resolve(import.meta.dir, "../public");
 
@@ -84,8 +87,9 @@ export function createApp(deps: AppDeps) {
   app.route("/", accountRoutes({ db: deps.db, config }));
   app.route("/", teamRoutes(auth));
   app.route("/", baaRoutes({ db: deps.db, blob: deps.blob, config }));
-  app.route("/", jobRoutes({ db: deps.db, config }));
-  app.route("/", operatorRoutes({ db: deps.db, mailer: deps.mailer, logger: deps.logger, appOrigin: config.appOrigin }));
+  app.route("/", jobRoutes({ db: deps.db, config, queue: deps.queue, blob: deps.blob }));
+  app.route("/", proofRoutes({ db: deps.db, blob: deps.blob, config, queue: deps.queue }));
+  app.route("/", operatorRoutes({ db: deps.db, blob: deps.blob, config, mailer: deps.mailer, logger: deps.logger, appOrigin: config.appOrigin }));
   app.route("/", auditRoutes({ db: deps.db, hmacKeys: config.keys.hmac }));
   app.route("/", uploadRoutes({ db: deps.db, blob: deps.blob, config }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.

@@ -1,15 +1,29 @@
-// The background work that runs on a schedule, in every app process (pg-boss sends each tick once
-// across instances, and each task runs at most once at a time).
+// The background work: tasks that run on a schedule (pg-boss sends each tick once across
+// instances, and each task runs at most once at a time) and queued work sent by use cases.
 import type { Config } from "./config.ts";
 import { writeCheckpoints } from "./audit/checkpoint.ts";
 import { ensureAuditPartitions } from "./audit/partitions.ts";
 import type { Db } from "./platform/db.ts";
-import type { ScheduledTask } from "./platform/queue.ts";
+import type { QueueWorker, ScheduledTask } from "./platform/queue.ts";
+import type { BlobStore } from "./platform/blob.ts";
+import type { Logger } from "./platform/log.ts";
+import type { Mailer } from "./platform/mail.ts";
+import { renderPrintFile } from "./proofs/print-file.ts";
+import { PROOF_ATTEMPTS, renderProof } from "./proofs/render-proof.ts";
+import { RENDER_PRINT_FILE, RENDER_PROOF } from "./proofs/request.ts";
 
 export function scheduledTasks(deps: { config: Config; db: Db }): ScheduledTask[] {
   const { config, db } = deps;
   return [
     { name: "audit-partitions", cron: config.schedules.auditPartitions, run: () => ensureAuditPartitions(db) },
     { name: "audit-checkpoint", cron: config.schedules.auditCheckpoint, run: () => writeCheckpoints(db, config.keys.hmac) },
+  ];
+}
+
+export function queueWorkers(deps: { config: Config; db: Db; blob: BlobStore; mailer: Mailer; logger: Logger }): QueueWorker<{ proofId: string; practiceId: string } & { jobId: string }>[] {
+  return [
+    // A render that outlives expireInSeconds (a crashed or hung process) is failed and retried.
+    { name: RENDER_PROOF, run: (data) => renderProof(deps, data), retryLimit: PROOF_ATTEMPTS - 1, retryDelaySeconds: 5, expireInSeconds: 10 * 60 },
+    { name: RENDER_PRINT_FILE, run: (data) => renderPrintFile(deps, data), retryLimit: 3, retryDelaySeconds: 10, expireInSeconds: 60 * 60 },
   ];
 }

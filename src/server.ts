@@ -9,7 +9,7 @@ import { createLogger } from "./platform/log.ts";
 import { createMailer } from "./platform/mail.ts";
 import { pendingMigrations } from "./platform/migrator.ts";
 import { createQueue } from "./platform/queue.ts";
-import { scheduledTasks } from "./schedules.ts";
+import { queueWorkers, scheduledTasks } from "./schedules.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -35,14 +35,15 @@ try {
   fail(`Cannot reach the database: ${error instanceof Error ? error.message : String(error)}`);
 }
 
-const queue = createQueue({ url: config.database.url, logger, tasks: scheduledTasks({ config, db }) });
+const mailer = createMailer(config.mail);
+const queue = createQueue({ url: config.database.url, logger, tasks: scheduledTasks({ config, db }), workers: queueWorkers({ config, db, blob, mailer, logger }) });
 try {
   await queue.start();
 } catch (error) {
   fail(`Cannot start the background queue: ${error instanceof Error ? error.message : String(error)}`);
 }
 
-const app = createApp({ config, db, blob, logger, mailer: createMailer(config.mail) });
+const app = createApp({ config, db, blob, logger, mailer, queue });
 
 let server: ReturnType<typeof Bun.serve>;
 try {

@@ -139,6 +139,13 @@ const MATRIX: Record<string, Row> = {
   "GET /jobs/:id/review": { path: () => `/jobs/${jobId}/review`, expect: jobWriters(200) },
   "POST /jobs/:id/submit": { method: "POST", path: () => `/jobs/${jobId}/submit`, body: {}, expect: jobWriters(422) },
   "POST /jobs/:id/cancel": { method: "POST", path: () => `/jobs/${jobId}/cancel`, body: { reason: "" }, expect: jobWriters(422) },
+  // Proofs: on a draft (no proof yet), reviewers reach the service, which refuses the move (409).
+  "GET /jobs/:id/proofs/:proofId/view": { path: () => `/jobs/${jobId}/proofs/${ZERO_ID}/view?token=x`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 403 }) },
+  "POST /jobs/:id/proofs/:proofId/approve": { method: "POST", path: () => `/jobs/${jobId}/proofs/${ZERO_ID}/approve`, body: { sha256: "0".repeat(64) }, expect: jobWriters(409) },
+  "POST /jobs/:id/proofs/:proofId/changes": { method: "POST", path: () => `/jobs/${jobId}/proofs/${ZERO_ID}/changes`, body: { comment: "x" }, expect: jobWriters(409) },
+  "POST /jobs/:id/proofs/retry": { method: "POST", path: () => `/jobs/${jobId}/proofs/retry`, body: {}, expect: jobWriters(409) },
+  "POST /practice/approval-rule": { method: "POST", path: "/practice/approval-rule", body: { twoPerson: "maybe" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "GET /operator/jobs/:id/print-file": { path: `/operator/jobs/${ZERO_ID}/print-file?token=x`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 403 }) },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },

@@ -10,7 +10,10 @@ import { Client } from "./support/browserless.ts";
 import { makePerson } from "./support/people.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { makeOperator, sessionToken } from "./support/people.ts";
-import { attestJob, createJob } from "../src/jobs/service.ts";
+import { attestJob, createJob, submitJob } from "../src/jobs/service.ts";
+import { createLogger } from "../src/platform/log.ts";
+import { renderProof } from "../src/proofs/render-proof.ts";
+import { actorOf as jobActorOf, givePrintFile, jobReadyToSubmit, recipientsCsv } from "./support/jobs.ts";
 import { attestationStatement } from "../src/jobs/attestation.ts";
 import { createHash } from "node:crypto";
 
@@ -263,7 +266,37 @@ const SCENARIOS: Record<string, Scenario> = {
     const grant = await u.upload(CSV_BYTES);
     return { client: u.client, path: grant.completeUrl, body: {}, expected: { actions: ["job.file.verified"], actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
   },
+  "POST /jobs/:id/proofs/:proofId/approve": async () => {
+    const r = await reviewable();
+    return { client: r.client, path: `/jobs/${r.job.id}/proofs/${r.proof.id}/approve`, body: { sha256: r.proof.sha256! }, expected: { actions: ["job.status.changed", "proof.approved"], actorId: r.admin.userId, practiceId: r.admin.practiceId, target: { type: "job", id: r.job.reference } } };
+  },
+  "POST /jobs/:id/proofs/:proofId/changes": async () => {
+    const r = await reviewable();
+    return { client: r.client, path: `/jobs/${r.job.id}/proofs/${r.proof.id}/changes`, body: { comment: "Shorter please" }, expected: { actions: ["job.status.changed", "proof.changes_requested"], actorId: r.admin.userId, practiceId: r.admin.practiceId, target: { type: "job", id: r.job.reference } } };
+  },
+  "POST /jobs/:id/proofs/retry": async () => {
+    const r = await reviewable({ render: false });
+    await t.ownerDb.updateTable("proofs").set({ status: "failed", attempts: 4, error: "test" }).where("id", "=", r.proof.id).execute();
+    return { client: r.client, path: `/jobs/${r.job.id}/proofs/retry`, body: {}, expected: { actions: ["proof.retry_requested"], actorId: r.admin.userId, practiceId: r.admin.practiceId, target: { type: "job", id: r.job.reference } } };
+  },
+  "POST /practice/approval-rule": async () => {
+    const r = await admin();
+    return { client: r.client, path: "/practice/approval-rule", body: { twoPerson: "on" }, expected: { actions: ["practice.approval_rule.changed"], actorId: r.userId, practiceId: r.practiceId, target: { type: "practice", id: r.practiceId } } };
+  },
 };
+
+/** A submitted job whose proof 1 is rendered (or only queued), and its admin signed in. */
+async function reviewable(options: { render?: boolean } = {}) {
+  const owner = await makeSignedPractice(t, "Review Audit Clinic");
+  const job = await jobReadyToSubmit(t, owner, recipientsCsv(2));
+  await submitJob({ db: t.db, queue: t.queue }, jobActorOf(owner), job.id);
+  const queued = await t.ownerDb.selectFrom("proofs").selectAll().where("job_id", "=", job.id).executeTakeFirstOrThrow();
+  if (options.render ?? true) await renderProof({ db: t.db, blob: t.blob, config: t.config, mailer: t.mailer, logger: createLogger({ level: "silent" }) }, { proofId: queued.id, practiceId: owner.practiceId });
+  const proof = await t.ownerDb.selectFrom("proofs").selectAll().where("id", "=", queued.id).executeTakeFirstOrThrow();
+  const client = new Client(t, IP);
+  client.cookies.set("__Host-plh_session", await sessionToken(t, owner));
+  return { admin: owner, job, proof, client };
+}
 
 /** A platform operator signed in (session cookie), and a job of a signed practice put into `status`. */
 async function operatorWithJob(status: "approved" | "in_production" | "mailed") {
@@ -273,6 +306,7 @@ async function operatorWithJob(status: "approved" | "in_production" | "mailed") 
     returnLine2: null, returnCity: "Albany", returnState: "NY", returnZip: "12207",
   });
   await t.ownerDb.updateTable("jobs").set({ status, approved_at: new Date(), approved_proof_sha256: "a".repeat(64), ...(status === "mailed" ? { mailed_on: "2026-11-20", mailed_pieces: 5 } : {}) }).where("id", "=", job.id).execute();
+  await givePrintFile(t, job);
   const operator = await makeOperator(t);
   const client = new Client(t, IP);
   client.cookies.set("__Host-plh_session", await sessionToken(t, operator));
@@ -281,7 +315,7 @@ async function operatorWithJob(status: "approved" | "in_production" | "mailed") 
 
 // Direct uploads: a signed-in admin of a signed practice with an attested job, who can get an
 // upload URL and send bytes straight to (real) Azurite.
-const CSV_BYTES = new TextEncoder().encode("name,address\nPat Example,1 Main St\n");
+const CSV_BYTES = new TextEncoder().encode("first_name,last_name,address1,city,state,zip\nPat,Example,1 Main St,Albany,NY,12207\n");
 const declared = (bytes: Uint8Array, kind = "recipients_csv") =>
   ({ kind, name: "list.csv", size: String(bytes.length), type: "text/csv", sha256: createHash("sha256").update(bytes).digest("hex") });
 async function uploader(options: { attest?: boolean } = {}) {

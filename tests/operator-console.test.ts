@@ -7,6 +7,7 @@ import { withTenant } from "../src/platform/db.ts";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import type { JobStatus } from "../src/platform/schema.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { givePrintFile } from "./support/jobs.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { Client } from "./support/browserless.ts";
 import { makeOperator, type Member, type Person, sessionToken } from "./support/people.ts";
@@ -25,6 +26,7 @@ async function jobOf(admin: Member, status: JobStatus) {
     returnLine2: null, returnCity: "Albany", returnState: "NY", returnZip: "12207",
   });
   if (status !== "draft") await t.ownerDb.updateTable("jobs").set({ status, approved_at: new Date(), approved_proof_sha256: "a".repeat(64) }).where("id", "=", job.id).execute();
+  if (status !== "draft") await givePrintFile(t, job);
   return job;
 }
 

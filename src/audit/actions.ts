@@ -51,6 +51,14 @@ export const AUDIT_ACTIONS = {
   "letter_template.viewed": "A member (jobs.write) put a saved practice template into a job's letter editor, so its text was decrypted for display. Target: the template. Details: length, field_count, job (the job's reference).",
   "letter_template.renamed": "A member (jobs.write) renamed a practice template (the names are never in the trail). Target: the template. Details: length, field_count.",
   "letter_template.deleted": "A member (jobs.write) deleted a practice template; its encrypted text is gone. Target: the template. Details: length, field_count, letter_type.",
+  "proof.rendered": "The proof renderer (actor system:proof-renderer) finished a proof of a submitted job: cover and sample letters, watermarked, in private blob storage; outcome error when it gave up after its retries. Target: the job. Details: proof_id, version, valid, invalid, pages, sha256 (or attempts on error).",
+  "proof.viewed": "Someone opened a proof PDF through a signed link (redirected to a read SAS valid for seconds); a tampered, expired, foreign or retired-key link is recorded as denied. Target: the job. Details: proof_id, version, or reason (denied).",
+  "proof.approved": "A member approved a proof; the approval binds to that proof's SHA-256 and the print file is queued. Target: the job. Details: proof_id, version, sha256.",
+  "proof.changes_requested": "A member asked for changes to a proof with a comment (kept on the proof, never in the trail); the job can be revised and resubmitted. Target: the job. Details: proof_id, version.",
+  "proof.retry_requested": "A member asked to render a failed proof again (a new version). Target: the job. Details: proof_id, version.",
+  "job.print_file.rendered": "The print-ready file of an approved job was rendered (actor system:print-renderer): every mailable letter, no watermark, in private blob storage; outcome error when it gave up. Target: the job. Details: letters, pages, sha256.",
+  "job.print_file.downloaded": "A platform operator downloaded the print-ready file through a signed link (read SAS valid for seconds); a bad link is recorded as denied. Target: the job. Details: sha256, or reason (denied).",
+  "practice.approval_rule.changed": "An admin turned the two-person approval rule on or off (whoever submitted a job cannot approve its proof). Target: the practice. Details: two_person.",
 } as const satisfies Record<string, string>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

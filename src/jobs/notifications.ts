@@ -24,6 +24,22 @@ export function jobMailedEmail(to: string, input: { practiceName: string; refere
   };
 }
 
+export function proofReadyEmail(to: string, input: { practiceName: string; reference: string; version: number; link: string }): MailMessage {
+  return {
+    to,
+    subject: `Proof ${input.version} of ${input.reference} is ready for review`,
+    text: [
+      `Proof ${input.version} of the mailing job ${input.reference} of ${input.practiceName} is ready.`,
+      "Review it and approve it, or request changes: nothing is printed until someone approves.",
+      "",
+      "Sign in to review it:",
+      input.link,
+      "",
+      "You receive this email because you created the job. It never contains patient information.",
+    ].join("\n"),
+  };
+}
+
 /** The creator's address and the practice's name, read inside the job's practice. */
 async function recipientFor(db: Db, job: Job) {
   return withContext(db, { actor: "system:notifications", practiceId: job.practice_id }, async (tx) => {
@@ -42,5 +58,15 @@ export async function notifyJobMailed(deps: NotifyDeps, job: Job): Promise<void>
     }));
   } catch (error) {
     deps.logger.error({ err: error, job: job.reference }, "could not send the job-mailed email");
+  }
+}
+
+export async function notifyProofReady(deps: NotifyDeps, job: Job, version: number): Promise<void> {
+  try {
+    const to = await recipientFor(deps.db, job);
+    if (!to) return;
+    await deps.mailer.send(proofReadyEmail(to.email, { practiceName: to.name, reference: job.reference, version, link: `${deps.appOrigin}/jobs/${job.id}` }));
+  } catch (error) {
+    deps.logger.error({ err: error, job: job.reference }, "could not send the proof-ready email");
   }
 }

@@ -4,6 +4,10 @@
 // the next step (303, or HX-Redirect for htmx); a refused one comes back with its messages (422).
 import { type Context, Hono } from "hono";
 import type { Config } from "../config.ts";
+import type { BlobStore } from "../platform/blob.ts";
+import type { WorkSender } from "../platform/queue.ts";
+import { proofPanel } from "../proofs/service.ts";
+import { proofSectionProps } from "../proofs/views.ts";
 import type { HonoEnv } from "../context.ts";
 import type { AuditAction } from "../audit/actions.ts";
 import { can } from "../auth/permissions.ts";
@@ -32,7 +36,7 @@ import {
   readLetter, saveLetter, submitJob, updateJobDetails, type WizardState,
 } from "./service.ts";
 
-export type JobRouteDeps = { db: Db; config: Config };
+export type JobRouteDeps = { db: Db; config: Config; blob: BlobStore; queue?: WorkSender };
 
 const ERROR_STATUS: Record<JobError["code"], number> = {
   not_found: 404, forbidden: 403, not_allowed: 409, not_editable: 409, not_ready: 422, conflict: 409, stale_statement: 409,
@@ -391,7 +395,9 @@ export function jobRoutes(deps: JobRouteDeps) {
       return { when: when.text, whenUtc: when.utc, what, who, outcome: e.outcome };
     });
     const letterAt = job.letter_saved_at ? at(job.letter_saved_at) : null;
+    const panel = await proofPanel(deps, actorOf(c), job.id);
     return {
+      proof: proofSectionProps(panel, at, name),
       jobId: job.id, reference: job.reference, title: job.title, status: statusProps(job, practice.time_zone),
       facts: [
         { label: "Reference", value: job.reference },

@@ -8,6 +8,8 @@ import { can, type Permission } from "../auth/permissions.ts";
 import { assertCurrentBaa } from "../baa/service.ts";
 import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { Job, Role } from "../platform/schema.ts";
+import type { WorkSender } from "../platform/queue.ts";
+import { requestProof } from "../proofs/request.ts";
 import { attestationStatement, isAttestationVersion } from "./attestation.ts";
 import type { AttestationInput, JobDetailsInput } from "./forms.ts";
 import { checkTransition, isCancellable, isEditable, type JobStatus, type LifecycleActor } from "./lifecycle.ts";
@@ -20,7 +22,8 @@ import { allowedFields, checkLetter, type LetterPreview, letterProblem, previewL
 import { type JobListItem, jobTimeline, listCurrentFiles, listJobs, recipientCsvFields, userNames } from "./repo.ts";
 import { listTemplates, type TemplateSummary } from "./template-repo.ts";
 
-export type JobDeps = { db: Db };
+/** `queue` sends background work (a submitted job's proof); only submitting needs it. */
+export type JobDeps = { db: Db; queue?: WorkSender };
 /** A practice member acting in their session's practice. */
 export type MemberActor = { userId: string; practiceId: string; role: Role; request?: RequestMeta };
 
@@ -154,9 +157,12 @@ export async function submitJob(deps: JobDeps, actor: MemberActor, jobId: string
     const job = await lockJob(tx, jobId);
     const blockers = await submitBlockers(tx, job);
     if (isEditable(job.status) && blockers.length) throw new JobError("not_ready", blockers.join(" "));
-    return moveJobAs(tx, job, "submitted", { lifecycle: memberLifecycle(actor), audit: memberAudit(actor), request: actor.request }, {
+    const submitted = await moveJobAs(tx, job, "submitted", { lifecycle: memberLifecycle(actor), audit: memberAudit(actor), request: actor.request }, {
       submitted_by: actor.userId, submitted_at: new Date(),
     });
+    // Every submission (and resubmission after changes) renders a new proof version.
+    await requestProof(tx, deps.queue, submitted, actor.userId);
+    return submitted;
   });
 }
 

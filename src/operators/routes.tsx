@@ -13,6 +13,7 @@ import { type JobStatus, statusLabel } from "../jobs/lifecycle.ts";
 import { JobError } from "../jobs/service.ts";
 import { type ConsoleRow, OperatorConsolePage } from "../../views/operators/console.tsx";
 import type { QueueRow } from "./repo.ts";
+import { openPrintFile, PrintFileError, printFilePath } from "../proofs/print-file.ts";
 import { completeJob, markMailed, type OperatorDeps, operatorQueue, startProduction } from "./service.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -29,7 +30,16 @@ export const mailedForm = z.object({
   pieces: z.coerce.number({ error: "Enter how many pieces were mailed" }).int("Enter a whole number of pieces").min(1, "At least one piece").max(10_000_000, "That is more pieces than any job holds"),
 });
 
-function toConsoleRow(r: QueueRow): ConsoleRow {
+function printFileWords(r: QueueRow): string {
+  switch (r.print_status) {
+    case "ready": return `${r.print_letters} letters, ${r.print_pages} pages.`;
+    case "failed": return "Rendering failed; it is retried automatically.";
+    case null: return "Not queued.";
+    default: return "Being prepared.";
+  }
+}
+
+function toConsoleRow(r: QueueRow, operatorId: string, config: OperatorDeps["config"]): ConsoleRow {
   const day = (d: Date | null) => (d ? new Date(d).toISOString().slice(0, 16).replace("T", " ") + " UTC" : null);
   return {
     id: r.id, reference: r.reference, practiceName: r.practice_name, status: r.status, statusLabel: statusLabel(r.status as JobStatus),
@@ -37,6 +47,10 @@ function toConsoleRow(r: QueueRow): ConsoleRow {
     mailClass: MAIL_CLASSES.find((m) => m.value === r.mail_class)?.label ?? r.mail_class,
     approvedAt: day(r.approved_at) ?? "", productionStartedAt: day(r.production_started_at), mailedOn: r.mailed_on, pieces: r.mailed_pieces,
     completedAt: day(r.completed_at),
+    printFile: {
+      words: printFileWords(r),
+      downloadPath: r.print_status === "ready" && r.status !== "completed" ? printFilePath(config, operatorId, r.id) : null,
+    },
   };
 }
 
@@ -46,11 +60,13 @@ export function operatorRoutes(deps: OperatorDeps) {
   const actorOf = (c: Context<HonoEnv>) => ({ userId: c.get("session")!.user_id, request: requestMeta(c) });
 
   async function consolePage(c: Context<HonoEnv>, extra: { status?: number; notice?: string; message?: string; error?: { jobId: string; errors: Record<string, string>; values: Record<string, string> } } = {}) {
-    const queue = await operatorQueue(deps, actorOf(c));
+    const actor = actorOf(c);
+    const queue = await operatorQueue(deps, actor);
+    const row = (r: QueueRow) => toConsoleRow(r, actor.userId, deps.config);
     return render(c, {
       title: "Production queue",
       status: extra.status,
-      page: <OperatorConsolePage open={queue.open.map(toConsoleRow)} completed={queue.completed.map(toConsoleRow)} today={today()} {...extra} />,
+      page: <OperatorConsolePage open={queue.open.map(row)} completed={queue.completed.map(row)} today={today()} {...extra} />,
     });
   }
 
@@ -81,6 +97,18 @@ export function operatorRoutes(deps: OperatorDeps) {
       return consolePage(c, { status: 422, error: { jobId, errors: form.errors, values } });
     }
     return act(c, jobId, () => markMailed(deps, actorOf(c), jobId, form.data), "mailed");
+  });
+
+  // The print file: a signed link bound to this operator, followed to a seconds-long read SAS.
+  app.get("/operator/jobs/:id/print-file", operatorOnly, async (c) => {
+    try {
+      const url = await openPrintFile(deps, c.get("session")!.user_id, c.req.param("id"), c.req.query("token") ?? "", requestMeta(c));
+      c.header("Cache-Control", "no-store");
+      return c.redirect(url, 302);
+    } catch (error) {
+      if (!(error instanceof PrintFileError)) throw error;
+      return consolePage(c, { status: 403, message: error.message });
+    }
   });
 
   app.post("/operator/jobs/:id/complete", operatorOnly, (c) => act(c, c.req.param("id"), () => completeJob(deps, actorOf(c), c.req.param("id")), "completed"));

@@ -47,7 +47,36 @@ export type ScheduledTask = {
   run: () => Promise<unknown>;
 };
 
-export type Queue = {
+/**
+ * Work sent on demand (e.g. render this proof). Jobs carry ids only, never PHI. `stately` with the
+ * job's key: one queued and one running per key, so a resend while it waits is a no-op.
+ */
+export type QueueWorker<T extends object = Record<string, string>> = {
+  name: string;
+  run: (data: T) => Promise<unknown>;
+  /** Attempts after the first, with exponential backoff from retryDelaySeconds. */
+  retryLimit?: number;
+  retryDelaySeconds?: number;
+  /** A run still active after this long is failed and retried (a crashed process, a hung render). */
+  expireInSeconds?: number;
+  /** How many jobs of this queue one process runs at once. */
+  concurrency?: number;
+};
+
+/**
+ * What services need of the queue: sending work. With `tx`, the job is written in that transaction,
+ * so it exists exactly when the change that asked for it commits (no lost or orphaned work).
+ */
+export type WorkSender = {
+  send(name: string, data: Record<string, string>, options: { key: string; tx?: Kysely<any> }): Promise<string | null>;
+};
+
+/** pg-boss's database interface over a Kysely transaction. */
+function inTransaction(tx: Kysely<any>) {
+  return { executeSql: async (text: string, values?: unknown[]) => tx.executeQuery(CompiledQuery.raw(text, (values ?? []) as unknown[])) as Promise<{ rows: any[] }> };
+}
+
+export type Queue = WorkSender & {
   start(): Promise<void>;
   /** Stops taking new work and waits for running handlers to finish (up to timeoutMs). */
   stop(timeoutMs?: number): Promise<void>;
@@ -56,7 +85,14 @@ export type Queue = {
   readonly boss: PgBoss;
 };
 
-export function createQueue(options: { url: string; logger: Logger; tasks: readonly ScheduledTask[]; max?: number }): Queue {
+/**
+ * mode "work": this process runs scheduled tasks and queued work (the server, `bun run worker`).
+ * mode "send": it only sends work (e.g. a test app); nothing polls, and pg-boss starts on first send.
+ */
+export function createQueue(options: {
+  url: string; logger: Logger; tasks: readonly ScheduledTask[]; workers?: readonly QueueWorker<any>[]; max?: number; mode?: "work" | "send";
+}): Queue {
+  const working = (options.mode ?? "work") === "work";
   const boss = new PgBoss({
     connectionString: options.url,
     schema: QUEUE_SCHEMA,
@@ -65,29 +101,66 @@ export function createQueue(options: { url: string; logger: Logger; tasks: reado
     // The owner installs and upgrades the schema; the app role cannot, and must not try.
     migrate: false,
     createSchema: false,
+    ...(working ? {} : { supervise: false, schedule: false }),
   });
   boss.on("error", (error) => options.logger.error({ err: error }, "background queue error"));
+
+  async function define(name: string, queue: Parameters<PgBoss["createQueue"]>[1]) {
+    if (!(await boss.getQueue(name))) await boss.createQueue(name, queue);
+  }
+
+  async function startOnce() {
+    await boss.start();
+    for (const task of options.tasks) {
+      // exclusive: one queued or active job per queue, so a slow run is never doubled by the
+      // next tick or by another instance; the cron tick itself is sent once across instances.
+      await define(task.name, { policy: "exclusive", retryLimit: 2, retryDelay: 60, retryBackoff: true });
+    }
+    for (const worker of options.workers ?? []) {
+      await define(worker.name, {
+        policy: "stately", retryLimit: (worker.retryLimit ?? 3), retryDelay: worker.retryDelaySeconds ?? 10, retryBackoff: true,
+        expireInSeconds: worker.expireInSeconds ?? 15 * 60,
+      });
+    }
+    if (!working) return;
+    for (const task of options.tasks) {
+      await boss.schedule(task.name, task.cron, null, { tz: "UTC" });
+      await boss.work(task.name, async () => {
+        const started = performance.now();
+        const result = await task.run();
+        options.logger.info({ task: task.name, ms: Math.round(performance.now() - started), result }, "scheduled task finished");
+        return result;
+      });
+    }
+    for (const worker of options.workers ?? []) {
+      await boss.work(worker.name, { localConcurrency: worker.concurrency ?? 1 }, async ([job]) => {
+        try {
+          return await worker.run(job!.data);
+        } catch (error) {
+          // The error's message only (our errors carry no PHI); pg-boss keeps it for the retry.
+          options.logger.warn({ queue: worker.name, job: job!.id, err: error }, "queued work failed; pg-boss retries it");
+          throw error;
+        }
+      });
+    }
+  }
+
+  let started: Promise<void> | null = null;
+  const start = () => (started ??= startOnce());
   return {
     boss,
-    async start() {
-      await boss.start();
-      for (const task of options.tasks) {
-        // exclusive: one queued or active job per queue, so a slow run is never doubled by the
-        // next tick or by another instance; the cron tick itself is sent once across instances.
-        await boss.createQueue(task.name, { policy: "exclusive", retryLimit: 2, retryDelay: 60, retryBackoff: true });
-        await boss.schedule(task.name, task.cron, null, { tz: "UTC" });
-        await boss.work(task.name, async () => {
-          const started = performance.now();
-          const result = await task.run();
-          options.logger.info({ task: task.name, ms: Math.round(performance.now() - started), result }, "scheduled task finished");
-          return result;
-        });
-      }
+    start,
+    async send(name, data, { key, tx }) {
+      await start();
+      return boss.send(name, data, { singletonKey: key, ...(tx ? { db: inTransaction(tx) } : {}) });
     },
     async stop(timeoutMs = 30_000) {
+      if (!started) return;
+      await started.catch(() => {});
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
     },
-    trigger(name) {
+    async trigger(name) {
+      await start();
       return boss.send(name, null);
     },
   };

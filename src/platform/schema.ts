@@ -26,6 +26,8 @@ export interface PracticesTable {
   privacy_officer_name: ColumnType<string | null, string | null | undefined, string | null>;
   privacy_officer_email: ColumnType<string | null, string | null | undefined, string | null>;
   profile_completed_at: NullableTimestamp;
+  /** Migration 202611232400_proofs: whoever submitted a job cannot also approve its proof. */
+  two_person_approval: Generated<boolean>;
 }
 
 /** A published Business Associate Agreement text: immutable (a trigger refuses UPDATE/DELETE). */
@@ -132,6 +134,9 @@ export interface JobsTable {
   mailed_pieces: number | null;
   completed_at: NullableTimestamp;
   purged_at: NullableTimestamp;
+  /** Migration 202611232400_proofs: the proof an approval binds to, by id and SHA-256. */
+  approved_proof_id: string | null;
+  approved_proof_sha256: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   // The letter (migration 202611232310_job_letters): AES-256-GCM ciphertext from encryptField with
@@ -214,6 +219,55 @@ export interface UploadUrlThrottleTable {
 
 /** A recipient list's check: counts, and the first problems by row number and reason (no values). */
 export type CsvReport = { fields: string[]; rows: number; valid: number; invalid: number; duplicates: number; problems: { row: number; reasons: string[] }[] };
+
+export type RenderStatus = "queued" | "rendering" | "ready" | "failed";
+
+export interface ProofsTable {
+  id: Generated<string>;
+  practice_id: string;
+  job_id: string;
+  version: number;
+  status: Generated<RenderStatus>;
+  attempts: Generated<number>;
+  error: string | null;
+  requested_by: string;
+  blob_name: string | null;
+  sha256: string | null;
+  bytes: ColumnType<string | null, number | null | undefined, number | null>;
+  page_count: number | null;
+  inputs_sha256: string | null;
+  recipients: number | null;
+  valid: number | null;
+  invalid: number | null;
+  envelope_failures: number | null;
+  pages_per_letter: number | null;
+  total_sheets: number | null;
+  report: ColumnType<ProofReport | null, string | null | undefined, string | null>;
+  changes_comment: string | null;
+  created_at: Generated<Date>;
+  started_at: NullableTimestamp;
+  ready_at: NullableTimestamp;
+}
+
+/** What a proof found: rows that will not be mailed and why (row numbers and reasons only). */
+export type ProofReport = { problems: { row: number; reasons: string[] }[]; returnAddress: string[] };
+
+export interface ProductionFilesTable {
+  id: Generated<string>;
+  practice_id: string;
+  job_id: string;
+  proof_id: string;
+  status: Generated<RenderStatus>;
+  attempts: Generated<number>;
+  error: string | null;
+  blob_name: string | null;
+  sha256: string | null;
+  bytes: ColumnType<string | null, number | null | undefined, number | null>;
+  page_count: number | null;
+  letters: number | null;
+  created_at: Generated<Date>;
+  ready_at: NullableTimestamp;
+}
 
 export interface UsersTable {
   id: Generated<string>;
@@ -315,6 +369,8 @@ export interface Database {
   jobs: JobsTable;
   job_attestations: JobAttestationsTable;
   job_files: JobFilesTable;
+  proofs: ProofsTable;
+  production_files: ProductionFilesTable;
   letter_templates: LetterTemplatesTable;
   users: UsersTable;
   user_recovery_codes: UserRecoveryCodesTable;
@@ -339,3 +395,5 @@ export type Job = Selectable<JobsTable>;
 export type JobAttestation = Selectable<JobAttestationsTable>;
 export type JobFile = Selectable<JobFilesTable>;
 export type LetterTemplate = Selectable<LetterTemplatesTable>;
+export type Proof = Selectable<ProofsTable>;
+export type ProductionFile = Selectable<ProductionFilesTable>;

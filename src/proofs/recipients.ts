@@ -98,15 +98,15 @@ async function* utf8Text(source: AsyncIterable<Uint8Array>): AsyncGenerator<stri
 }
 
 /**
- * Reads the list and calls `onRecipient` for each row, valid or not, in file order. Throws
+ * Reads the list and yields each row, valid or not, with its problems, in file order (pulled: the
+ * source is read only as fast as rows are taken). Throws
  * RecipientListError for a list that cannot be read at all (not CSV, not UTF-8, missing columns,
  * too many rows).
  */
-export async function readRecipients(
+export async function* recipientRows(
   source: AsyncIterable<Uint8Array>,
-  onRecipient: (recipient: Recipient, problems: string[]) => void | Promise<void>,
-  options: { maxRows?: number } = {},
-): Promise<{ fields: string[] }> {
+  options: { maxRows?: number; onFields?: (fields: string[]) => void } = {},
+): AsyncGenerator<{ recipient: Recipient; problems: string[] }> {
   const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
   const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: false });
   // The bytes flow into the parser with backpressure; an early refusal below destroys the parser,
@@ -133,6 +133,7 @@ export async function readRecipients(
           if (c) seen.add(c);
         }
         fields = [...new Set([...STANDARD_FIELDS, ...(columns.filter(Boolean) as string[])])];
+        options.onFields?.(fields);
         continue;
       }
       row++;
@@ -147,7 +148,7 @@ export async function readRecipients(
       const first = seen.get(key);
       if (first === undefined) seen.set(key, row);
       else problems.push(`duplicates row ${first}`);
-      await onRecipient({ seq, row, fields: f }, problems);
+      yield { recipient: { seq, row, fields: f }, problems };
     }
   } catch (error) {
     if (error instanceof RecipientListError) throw error;
@@ -162,6 +163,16 @@ export async function readRecipients(
     if (failed instanceof RecipientListError) throw failed;
   }
   if (!columns) throw new RecipientListError("The file is empty. Upload a CSV whose first row names the columns.");
+}
+
+/** The same rows through a callback; resolves with the list's merge fields. */
+export async function readRecipients(
+  source: AsyncIterable<Uint8Array>,
+  onRecipient: (recipient: Recipient, problems: string[]) => void | Promise<void>,
+  options: { maxRows?: number } = {},
+): Promise<{ fields: string[] }> {
+  let fields: string[] = [];
+  for await (const { recipient, problems } of recipientRows(source, { ...options, onFields: (f) => { fields = f; } })) await onRecipient(recipient, problems);
   return { fields };
 }
 

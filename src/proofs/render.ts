@@ -24,6 +24,8 @@ export type RenderOptions = {
   compress?: boolean;
   /** Fixed document dates make the bytes (and the hash) reproducible. */
   now?: Date;
+  /** Pages drawn before the letters (a proof's cover); they count in `pages`, not in `letters`. */
+  cover?: (doc: InstanceType<typeof PDFDocument>) => void;
 };
 
 export type RenderResult = { letters: number; pages: number; bytes: number; sha256: string; returnAddress: EnvelopeCheck };
@@ -63,6 +65,14 @@ export async function renderLetters(options: RenderOptions): Promise<RenderResul
   if (options.template.signer.image) images.signature = open(Buffer.from(options.template.signer.image));
 
   const returnAddress = checkAddress(doc, returnLines(job.returnAddress), "return");
+  let coverPages = 0;
+  if (options.cover) {
+    options.cover(doc);
+    coverPages = doc.bufferedPageRange().count;
+    doc.flushPages();
+    releaseFlushedPages(doc);
+    pump();
+  }
   let letters = 0;
   let pages = 0;
   for await (const recipient of options.recipients) {
@@ -90,7 +100,7 @@ export async function renderLetters(options: RenderOptions): Promise<RenderResul
     out.once("error", reject);
     out.end(() => resolve());
   });
-  return { letters, pages, bytes, sha256: hash.digest("hex"), returnAddress };
+  return { letters, pages: pages + coverPages, bytes, sha256: hash.digest("hex"), returnAddress };
 }
 
 /** Resolves when the output has room again (or has failed: the loop then stops on `failed`). */

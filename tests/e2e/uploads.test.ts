@@ -47,8 +47,9 @@ test("a CSV goes straight to blob storage with progress to 100%, is verified, an
 
   // A unique marker in a file large enough to go as several blocks.
   const marker = `MARKER-${crypto.randomUUID()}`;
-  const row = `Pat ${marker},1 Main Street,Albany,NY,12207\n`;
-  const csv = Buffer.from(`name,address,city,state,zip\n${row.repeat(Math.ceil((9 * 1024 * 1024) / row.length))}`);
+  // Distinct made-up recipients (fewer than the 100,000-row limit), the marker in an extra column.
+  const rows = Array.from({ length: 80_000 }, (_, i) => `Pat,Lee${i},${i} Main Street,Albany,NY,12207,${marker}-${"x".repeat(40)}\n`);
+  const csv = Buffer.from(`first_name,last_name,address1,city,state,zip,note\n${rows.join("")}`);
 
   const context = await browser.newContext();
   await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(t, admin), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);

@@ -7,6 +7,8 @@ import { type BlobStore, createBlobStore } from "../../src/platform/blob.ts";
 import { createDb, createOwnerDb, type Db } from "../../src/platform/db.ts";
 import { createLogger, type Logger } from "../../src/platform/log.ts";
 import { createMailer, type Mailer } from "../../src/platform/mail.ts";
+import { createQueue, type Queue } from "../../src/platform/queue.ts";
+import { queueWorkers } from "../../src/schedules.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -40,10 +42,15 @@ export type TestApp = {
   blob: BlobStore;
   mailer: Mailer;
   database: { name: string; ownerUrl: string; appUrl: string };
+  queue: Queue;
   close(): Promise<void>;
 };
 
-export async function createTestApp(options: { env?: Record<string, string | undefined>; logger?: Logger } = {}): Promise<TestApp> {
+/**
+ * `background: true` runs queued work (proof and print-file renders) in this process, as the server
+ * does; otherwise work is only sent (and waits in pg-boss's tables), and pg-boss starts on first send.
+ */
+export async function createTestApp(options: { env?: Record<string, string | undefined>; logger?: Logger; background?: boolean } = {}): Promise<TestApp> {
   const database = await freshDatabase();
   const mailDir = mkdtempSync(path.join(os.tmpdir(), "plh-mail-"));
   const config = loadConfig(testEnv({ DATABASE_URL: database.appUrl, MAIL_DIR: mailDir, ...options.env }));
@@ -52,10 +59,16 @@ export async function createTestApp(options: { env?: Record<string, string | und
   const blob = createBlobStore(config.blob);
   await blob.ensureContainer();
   const mailer = createMailer(config.mail);
-  const app = createApp({ config, db, blob, logger: options.logger ?? createLogger({ level: "silent" }), mailer });
+  const logger = options.logger ?? createLogger({ level: "silent" });
+  const queue = createQueue({
+    url: database.appUrl, logger, tasks: [], workers: queueWorkers({ config, db, blob, mailer, logger }), mode: options.background ? "work" : "send", max: 2,
+  });
+  if (options.background) await queue.start();
+  const app = createApp({ config, db, blob, logger, mailer, queue });
   return {
-    app, config, db, ownerDb, blob, mailer, database,
+    app, config, db, ownerDb, blob, mailer, database, queue,
     async close() {
+      await queue.stop(5_000);
       await Promise.allSettled([db.destroy(), ownerDb.destroy(), blob.container.deleteIfExists()]);
       rmSync(mailDir, { recursive: true, force: true });
     },

@@ -1,5 +1,6 @@
 // The jobs dashboard, the job page and its live status. Pure functions of the data they get:
 // times arrive already formatted in the practice's time zone, with their UTC value for <time>.
+import { ProofSection, type ProofSectionProps } from "../proofs/panel.tsx";
 import { useNonce } from "../components/nonce-context.ts";
 import { FormErrors } from "../components/field.tsx";
 import type { FileView, Option } from "./wizard.tsx";
@@ -122,6 +123,7 @@ export type TimelineEntry = { when: string; whenUtc: string; what: string; who: 
 
 export type JobPageProps = {
   jobId: string;
+  proof: ProofSectionProps;
   reference: string;
   title: string;
   status: JobStatusProps;
@@ -172,6 +174,7 @@ export function JobPage(props: JobPageProps) {
       <h1 id="job-title">{props.reference}: {props.title}</h1>
       {props.message ? <div class="alert alert-error" role="alert"><p>{props.message}</p></div> : null}
       <JobStatusRegion {...props.status} />
+      <ProofSection {...props.proof} />
       {props.cancelled ? (
         <p>Cancelled by {props.cancelled.by} on <time datetime={props.cancelled.atUtc}>{props.cancelled.at}</time>. Reason: {props.cancelled.reason}</p>
       ) : null}

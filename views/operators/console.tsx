@@ -5,6 +5,8 @@ import { Field, FormErrors } from "../components/field.tsx";
 export type ConsoleRow = {
   id: string; reference: string; practiceName: string; letterType: string; mailClass: string; status: string; statusLabel: string;
   approvedAt: string; productionStartedAt: string | null; mailedOn: string | null; pieces: number | null; completedAt: string | null;
+  /** The print-ready file: its state in words, and a signed download link once ready. */
+  printFile: { words: string; downloadPath: string | null };
 };
 
 function NextAction(props: { row: ConsoleRow; today: string; error?: { jobId: string; errors: Record<string, string>; values: Record<string, string> } }) {
@@ -50,7 +52,7 @@ export function OperatorConsolePage(props: {
         <table>
           <caption>Approved and in production</caption>
           <thead>
-            <tr><th scope="col">Job</th><th scope="col">Practice</th><th scope="col">Letter</th><th scope="col">Mail class</th><th scope="col">Approved</th><th scope="col">Status</th><th scope="col">Next step</th></tr>
+            <tr><th scope="col">Job</th><th scope="col">Practice</th><th scope="col">Letter</th><th scope="col">Mail class</th><th scope="col">Approved</th><th scope="col">Status</th><th scope="col">Print file</th><th scope="col">Next step</th></tr>
           </thead>
           <tbody>
             {props.open.map((r) => (
@@ -61,6 +63,10 @@ export function OperatorConsolePage(props: {
                 <td>{r.mailClass}</td>
                 <td>{r.approvedAt}</td>
                 <td><span class={`badge badge-${r.status}`}>{r.statusLabel}</span>{r.mailedOn ? ` on ${r.mailedOn} (${r.pieces} pieces)` : ""}</td>
+                <td>
+                  {r.printFile.words}
+                  {r.printFile.downloadPath ? <> <a href={r.printFile.downloadPath}>Download<span class="visually-hidden"> the print file of {r.reference}</span></a></> : null}
+                </td>
                 <td><NextAction row={r} today={props.today} error={props.error} /></td>
               </tr>
             ))}

@@ -1,0 +1,69 @@
+// Everything a render needs, gathered inside the job's practice: the job, its practice, the
+// decrypted letter, the letterhead images and the verified recipient list. Read into memory only
+// (images are small; the list is streamed from blob storage by the caller), never to disk.
+import { createHash } from "node:crypto";
+import type { Config } from "../config.ts";
+import type { BlobStore } from "../platform/blob.ts";
+import { decryptField } from "../platform/crypto.ts";
+import type { Tx } from "../platform/db.ts";
+import type { Job, JobFile, Practice } from "../platform/schema.ts";
+import { findPractice } from "../practices/repo.ts";
+import { letterContext } from "../jobs/service.ts";
+import { findVerifiedFile } from "../jobs/repo.ts";
+import { LETTER_TYPES, MAIL_CLASSES } from "../jobs/forms.ts";
+import type { Address, LetterTemplate, Letterhead } from "./layout.ts";
+
+export type RenderInputs = {
+  job: Job;
+  practice: Practice;
+  recipients: JobFile;
+  template: LetterTemplate;
+  letterhead: Letterhead;
+  returnAddress: Address;
+  letterType: string;
+  mailClass: string;
+  /** SHA-256 over every input that shapes the letters: a changed input makes a different proof. */
+  inputsSha256: string;
+};
+
+export class RenderInputError extends Error {}
+
+async function imageOf(blob: BlobStore, file: JobFile | undefined): Promise<Uint8Array | null> {
+  if (!file) return null;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of await blob.readStream(file.blob_name, { leaseId: file.blob_lease_id ?? undefined })) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+export async function gatherInputs(tx: Tx, deps: { blob: BlobStore; config: Config }, job: Job): Promise<RenderInputs> {
+  const practice = await findPractice(tx, job.practice_id);
+  const recipients = await findVerifiedFile(tx, job.id, "recipients_csv");
+  if (!practice || !recipients) throw new RenderInputError("the job has no verified recipient list");
+  if (!job.letter_body_enc) throw new RenderInputError("the job has no saved letter");
+  const [logoFile, signatureFile] = await Promise.all([findVerifiedFile(tx, job.id, "logo"), findVerifiedFile(tx, job.id, "signature")]);
+  const [logo, signature] = await Promise.all([imageOf(deps.blob, logoFile), imageOf(deps.blob, signatureFile)]);
+  const body = decryptField(deps.config.keys.encryption, job.letter_body_enc, letterContext(job.id));
+  const practiceName = practice.dba_name ?? practice.legal_name ?? practice.name;
+  const signer = { name: job.letter_signer_name ?? practiceName, title: job.letter_signer_title ?? "", image: signature };
+  const returnAddress: Address = {
+    name: job.return_name, line1: job.return_line1, line2: job.return_line2, city: job.return_city, state: job.return_state, zip: job.return_zip,
+  };
+  const inputsSha256 = createHash("sha256").update(JSON.stringify([
+    "plh-render-v1", recipients.sha256, createHash("sha256").update(body).digest("hex"), signer.name, signer.title,
+    logoFile?.sha256 ?? null, signatureFile?.sha256 ?? null, returnAddress, practiceName, practice.phone ?? null, job.letter_type, job.mail_class,
+  ])).digest("hex");
+  return {
+    job, practice, recipients,
+    template: { body, signer },
+    letterhead: { name: practiceName, phone: practice.phone ?? null, logo },
+    returnAddress,
+    letterType: LETTER_TYPES.find((t) => t.value === job.letter_type)?.label ?? job.letter_type,
+    mailClass: MAIL_CLASSES.find((m) => m.value === job.mail_class)?.label ?? job.mail_class,
+    inputsSha256,
+  };
+}
+
+/** The date printed on the letters: today in the practice's time zone, e.g. "November 23, 2026". */
+export function letterDate(practice: Practice, now = new Date()): string {
+  return new Intl.DateTimeFormat("en-US", { timeZone: practice.time_zone, dateStyle: "long" }).format(now);
+}
