@@ -192,6 +192,34 @@ describe("the BAA gate on jobs, without the UI", () => {
     )).rejects.toMatchObject({ code: "JOB01" });
   });
 
+  test("once a newer BAA is in force, the database refuses to register or verify an upload, whatever the app does", async () => {
+    const signed = await makeSignedPractice(t, "Upload Gate Clinic");
+    const actor = asActor(signed, "admin");
+    const job = await createJob({ db: t.db }, actor, DETAILS);
+    await attestJob({ db: t.db }, actor, job.id, { statementVersion: attestationStatement().version, confirm: "yes", initials: "AA" });
+    const pending = crypto.randomUUID();
+    const file = (id: string) => ({
+      id, practice_id: signed.practiceId, job_id: job.id, kind: "recipients_csv" as const, blob_name: `practices/${signed.practiceId}/jobs/${job.id}/${id}`,
+      declared_name: "list.csv", declared_size: 100, declared_type: "text/csv", upload_expires_at: new Date(Date.now() + 600_000), created_by: signed.userId,
+    });
+    const asApp = <T>(fn: Parameters<typeof withContext<T>>[2]) => withContext(t.db, { actor: "test", userId: signed.userId, practiceId: signed.practiceId }, fn);
+    await asApp((tx) => tx.insertInto("job_files").values(file(pending)).execute());
+    const v1 = await t.ownerDb.selectFrom("baa_versions").select("body").where("version", "=", 1).executeTakeFirstOrThrow();
+    const body = `${v1.body}\n\nRevision 98.`;
+    await t.ownerDb.insertInto("baa_versions").values({ version: 98, title: "Business Associate Agreement", body, sha256: sha256Hex(body), effective_at: new Date(Date.now() - 1000), published_by: "test" } as never).execute();
+    try {
+      await expect(asApp((tx) => tx.insertInto("job_files").values(file(crypto.randomUUID())).execute())).rejects.toMatchObject({ code: "BAA01" });
+      await expect(asApp((tx) => tx.updateTable("job_files").set({ status: "verified", verified_at: new Date(), size: 100, sha256: "d".repeat(64) }).where("id", "=", pending).execute()))
+        .rejects.toMatchObject({ code: "BAA01" });
+    } finally {
+      await t.ownerDb.connection().execute(async (conn) => {
+        await sql`SET session_replication_role = replica`.execute(conn);
+        await sql`DELETE FROM baa_versions WHERE version = 98`.execute(conn);
+        await sql`SET session_replication_role = origin`.execute(conn);
+      });
+    }
+  });
+
   test("attestation records who, when, from where and exactly which statement, once", async () => {
     const job = await createJob({ db: t.db }, asActor(staff, "staff"), DETAILS);
     const statement = attestationStatement();
