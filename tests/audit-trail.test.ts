@@ -6,7 +6,7 @@ import { CSV_COLUMNS, neutralise } from "../src/audit/export.ts";
 import { recordAudit } from "../src/audit/record.ts";
 import { withTenant } from "../src/platform/db.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { Client } from "./support/browserless.ts";
+import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
 
 let t: TestApp;
@@ -22,11 +22,7 @@ async function seed(person: Member, n: number, extra: Partial<Parameters<typeof 
   }
 }
 
-async function clientFor(person: Member) {
-  const client = new Client(t);
-  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
-  return client;
-}
+const clientFor = (person: Member) => clientAs(t, person);
 
 beforeAll(async () => {
   t = await createTestApp();

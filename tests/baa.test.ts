@@ -14,7 +14,7 @@ import { delegationKeyCache } from "../src/platform/blob.ts";
 import { sha256Hex } from "../src/platform/crypto.ts";
 import { withContext, withTenant } from "../src/platform/db.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { Client } from "./support/browserless.ts";
+import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
 
 let t: TestApp;
@@ -44,11 +44,7 @@ function inflatedText(pdf: Buffer): string {
     [...m[1]!.matchAll(/<([0-9a-f]*)>/g)].map((h) => Buffer.from(h[1]!, "hex").toString("latin1")).join(""))).join("\n");
 }
 
-async function clientFor(person: Member): Promise<Client> {
-  const client = new Client(t, IP);
-  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
-  return client;
-}
+const clientFor = (person: Member) => clientAs(t, person, IP);
 
 async function setName(userId: string, fullName: string) {
   await t.ownerDb.updateTable("users").set({ full_name: fullName }).where("id", "=", userId).execute();

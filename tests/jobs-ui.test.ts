@@ -8,7 +8,7 @@ import { decryptField, sha256Hex } from "../src/platform/crypto.ts";
 import type { Job } from "../src/platform/schema.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { makeSignedPractice } from "./support/baa.ts";
-import { Client } from "./support/browserless.ts";
+import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
 
 let t: TestApp;
@@ -26,11 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function clientFor(person: Member): Promise<Client> {
-  const client = new Client(t);
-  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
-  return client;
-}
+const clientFor = (person: Member) => clientAs(t, person);
 
 const DETAILS = {
   title: "Dr. Lee retiring", letterType: "provider_departure", mailClass: "first_class", returnName: "Harbor Pediatrics",

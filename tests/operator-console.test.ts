@@ -9,7 +9,7 @@ import type { JobStatus } from "../src/platform/schema.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { givePrintFile } from "./support/jobs.ts";
 import { makeSignedPractice } from "./support/baa.ts";
-import { Client } from "./support/browserless.ts";
+import { Client, clientAs } from "./support/browserless.ts";
 import { makeOperator, type Member, type Person, sessionToken } from "./support/people.ts";
 
 let t: TestApp;
@@ -30,11 +30,7 @@ async function jobOf(admin: Member, status: JobStatus) {
   return job;
 }
 
-async function clientFor(person: Person) {
-  const client = new Client(t);
-  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
-  return client;
-}
+const clientFor = (person: Person) => clientAs(t, person);
 
 beforeAll(async () => {
   t = await createTestApp();

@@ -8,7 +8,7 @@ import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { PROOF_LINK_MINUTES } from "../src/proofs/service.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { makeSignedPractice } from "./support/baa.ts";
-import { Client } from "./support/browserless.ts";
+import { Client, clientAs } from "./support/browserless.ts";
 import { jobReadyToSubmit, recipientsCsv } from "./support/jobs.ts";
 import { makeOperator, makePerson, type Member, type Person, sessionToken } from "./support/people.ts";
 
@@ -25,11 +25,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(() => t.close());
 
-async function clientFor(person: Person) {
-  const client = new Client(t);
-  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
-  return client;
-}
+const clientFor = (person: Person) => clientAs(t, person);
 
 async function waitFor<T>(what: string, read: () => Promise<T | undefined | null>, timeoutMs = 30_000): Promise<T> {
   const until = Date.now() + timeoutMs;

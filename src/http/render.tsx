@@ -42,3 +42,12 @@ export function render(c: Context<HonoEnv>, options: RenderOptions): Response | 
     status,
   );
 }
+
+/** After a saved step: the next page (htmx follows HX-Redirect with a full page load; others get a 303). */
+export function goTo(c: Context<HonoEnv>, url: string): Response {
+  if (isFragmentRequest(c)) {
+    c.header("Vary", "HX-Request", { append: true });
+    return c.body(null, 200, { "HX-Redirect": url });
+  }
+  return c.redirect(url, 303);
+}

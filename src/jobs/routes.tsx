@@ -18,8 +18,9 @@ import { BaaRequiredError } from "../baa/service.ts";
 import { auditDenied } from "../http/audit-denied.ts";
 import { respondWithError } from "../http/errors.tsx";
 import { requirePermission } from "../http/guards.ts";
-import { isFragmentRequest, render } from "../http/render.tsx";
-import { requestMeta } from "../http/request-context.ts";
+import { render, goTo } from "../http/render.tsx";
+
+import { memberOf } from "../http/member.ts";
 import type { Db } from "../platform/db.ts";
 import type { Job, JobFile } from "../platform/schema.ts";
 import { JobPage, type JobPageProps, JobResults, JobsDashboardPage, JobStatusRegion, type JobStatusProps, type TimelineEntry } from "../../views/jobs/pages.tsx";
@@ -31,10 +32,7 @@ import { isEditable, JOB_STATUSES, type JobStatus, statusLabel } from "./lifecyc
 import { checkLetter, letterProblem } from "./letters.ts";
 import { letterStepProps, letterTemplateRoutes } from "./template-routes.tsx";
 import { letterEditor } from "./templates.ts";
-import {
-  attestJob, cancelJob, createJob, JobError, jobPage, jobStatus, jobWizard, LetterError, listPracticeJobs, type MemberActor, newJobDefaults,
-  readLetter, saveLetter, submitJob, updateJobDetails, type WizardState,
-} from "./service.ts";
+import { attestJob, cancelJob, createJob, JobError, jobPage, jobStatus, jobWizard, LetterError, listPracticeJobs, newJobDefaults, readLetter, saveLetter, submitJob, updateJobDetails, type WizardState } from "./service.ts";
 
 export type JobRouteDeps = { db: Db; config: Config; blob: BlobStore; queue?: WorkSender };
 
@@ -110,18 +108,7 @@ export function jobRoutes(deps: JobRouteDeps) {
   const letterReader = requirePermission(deps, "proofs.view");
   const letterDeps = { db: deps.db, keys: deps.config.keys.encryption };
 
-  const actorOf = (c: Context<HonoEnv>): MemberActor => ({
-    userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId, role: c.get("membership")!.role, request: requestMeta(c),
-  });
-
-  /** After a saved step: the next page (htmx follows HX-Redirect with a full page load; others a 303). */
-  function goTo(c: Context<HonoEnv>, url: string) {
-    if (isFragmentRequest(c)) {
-      c.header("Vary", "HX-Request", { append: true });
-      return c.body(null, 200, { "HX-Redirect": url });
-    }
-    return c.redirect(url, 303);
-  }
+  const actorOf = memberOf;
 
   /** The answer to a refusal from the service; `audit` names the attempted action for state changes. */
   async function refuse(c: Context<HonoEnv>, error: unknown, audit?: { action: AuditAction; jobRef?: string }): Promise<Response> {

@@ -61,14 +61,18 @@ export function memberAudit(actor: MemberActor) {
   return { type: "user" as const, id: actor.userId, role: actor.role };
 }
 
+/** The details step's answers as job columns. */
+function detailColumns(input: JobDetailsInput) {
+  return {
+    title: input.title, letter_type: input.letterType, mail_class: input.mailClass, return_name: input.returnName, return_line1: input.returnLine1,
+    return_line2: input.returnLine2, return_city: input.returnCity, return_state: input.returnState, return_zip: input.returnZip,
+  };
+}
+
 export async function createJob(deps: JobDeps, actor: MemberActor, input: JobDetailsInput): Promise<Job> {
   return asMember(deps, actor, "jobs.write", async (tx) => {
     await assertCurrentBaa(tx, actor.practiceId);
-    const job = await insertJob(tx, {
-      practice_id: actor.practiceId, created_by: actor.userId, title: input.title, letter_type: input.letterType, mail_class: input.mailClass,
-      return_name: input.returnName, return_line1: input.returnLine1, return_line2: input.returnLine2, return_city: input.returnCity,
-      return_state: input.returnState, return_zip: input.returnZip,
-    });
+    const job = await insertJob(tx, { practice_id: actor.practiceId, created_by: actor.userId, ...detailColumns(input) });
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.created", target: jobTarget(job), request: actor.request,
       details: { letter_type: job.letter_type, mail_class: job.mail_class },
@@ -83,10 +87,7 @@ export async function updateJobDetails(deps: JobDeps, actor: MemberActor, jobId:
     const job = await lockJob(tx, jobId);
     await assertCurrentBaa(tx, actor.practiceId);
     if (!isEditable(job.status)) throw new JobError("not_editable", "This job can no longer be changed.");
-    const updated = await updateJob(tx, job.id, {
-      title: input.title, letter_type: input.letterType, mail_class: input.mailClass, return_name: input.returnName,
-      return_line1: input.returnLine1, return_line2: input.returnLine2, return_city: input.returnCity, return_state: input.returnState, return_zip: input.returnZip,
-    });
+    const updated = await updateJob(tx, job.id, detailColumns(input));
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.updated", target: jobTarget(job), request: actor.request,
       details: { letter_type: updated.letter_type, mail_class: updated.mail_class },

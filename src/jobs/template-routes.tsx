@@ -11,8 +11,9 @@ import { BaaRequiredError } from "../baa/service.ts";
 import { auditDenied } from "../http/audit-denied.ts";
 import { respondWithError } from "../http/errors.tsx";
 import { requirePermission } from "../http/guards.ts";
-import { isFragmentRequest, render } from "../http/render.tsx";
-import { requestMeta } from "../http/request-context.ts";
+import { isFragmentRequest, render, goTo } from "../http/render.tsx";
+
+import { memberOf } from "../http/member.ts";
 import type { Db } from "../platform/db.ts";
 import type { Config } from "../config.ts";
 import { LetterPreview, type LetterPreviewProps, TemplatesPage, type TemplatesPageProps } from "../../views/jobs/letter-editor.tsx";
@@ -21,7 +22,7 @@ import { jobStepPath } from "../../views/jobs/wizard-steps.tsx";
 import { LETTER_TYPES, letterPreviewForm, letterTemplateForm, renameTemplateForm } from "./forms.ts";
 import { isEditable } from "./lifecycle.ts";
 import { previewLetter } from "./letters.ts";
-import { JobError, type LetterDeps, LetterError, letterPreview, type MemberActor, practiceName, type WizardState } from "./service.ts";
+import { JobError, type LetterDeps, LetterError, letterPreview, practiceName, type WizardState } from "./service.ts";
 import type { TemplateSummary } from "./template-repo.ts";
 import { deletePracticeTemplate, letterEditor, practiceTemplates, renamePracticeTemplate, saveTemplateFromJob, startFromTemplate, TemplateNameTaken } from "./templates.ts";
 
@@ -89,17 +90,7 @@ export function letterTemplateRoutes(deps: { db: Db; config: Config }) {
   const write = requirePermission(deps, "jobs.write");
   const letterDeps: LetterDeps = { db: deps.db, keys: deps.config.keys.encryption };
 
-  const actorOf = (c: Context<HonoEnv>): MemberActor => ({
-    userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId, role: c.get("membership")!.role, request: requestMeta(c),
-  });
-
-  function goTo(c: Context<HonoEnv>, url: string) {
-    if (isFragmentRequest(c)) {
-      c.header("Vary", "HX-Request", { append: true });
-      return c.body(null, 200, { "HX-Redirect": url });
-    }
-    return c.redirect(url, 303);
-  }
+  const actorOf = memberOf;
 
   /** A refusal from the service; `audit` names the attempted action of a state change (audited as denied). */
   async function refuse(c: Context<HonoEnv>, error: unknown, audit?: { action: AuditAction; target?: { type: string; id: string } }): Promise<Response> {

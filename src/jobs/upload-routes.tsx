@@ -12,11 +12,12 @@ import { BaaRequiredError } from "../baa/service.ts";
 import { respondWithError } from "../http/errors.tsx";
 import { requirePermission } from "../http/guards.ts";
 import { render } from "../http/render.tsx";
-import { requestMeta } from "../http/request-context.ts";
+
+import { memberOf } from "../http/member.ts";
 import { withContext } from "../platform/db.ts";
 import type { JobFile } from "../platform/schema.ts";
 import { type FileView, FilesPanel, type FilesPanelProps, UploadsPage, type UploadsPageProps, UploadsStep } from "../../views/jobs/uploads.tsx";
-import { JobError, type MemberActor } from "./service.ts";
+import { JobError } from "./service.ts";
 import {
   completeUpload, FILE_KINDS, formatBytes, issueUploadUrl, jobReferenceOf, KIND_RULES, type KindFiles, maxBytesFor, type UploadDeps, UploadError,
   type UploadsOverview, uploadsOverview,
@@ -50,9 +51,7 @@ export function uploadRoutes(deps: UploadDeps) {
   const app = new Hono<HonoEnv>();
   const writer = requirePermission(deps, "jobs.write");
 
-  const actorOf = (c: Context<HonoEnv>): MemberActor => ({
-    userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId, role: c.get("membership")!.role, request: requestMeta(c),
-  });
+  const actorOf = memberOf;
 
   function panelProps(c: Context<HonoEnv>, o: UploadsOverview, k: KindFiles, notice?: FilesPanelProps["notice"]): FilesPanelProps {
     const rule = KIND_RULES[k.kind];

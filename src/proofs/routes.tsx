@@ -8,7 +8,8 @@ import { auditDenied } from "../http/audit-denied.ts";
 import { respondWithError } from "../http/errors.tsx";
 import { requirePermission } from "../http/guards.ts";
 import { requestMeta } from "../http/request-context.ts";
-import { JobError, type MemberActor } from "../jobs/service.ts";
+import { memberOf } from "../http/member.ts";
+import { JobError } from "../jobs/service.ts";
 import { approveProof, openProof, type ProofDeps, ProofError, requestChanges, retryProof, setApprovalRule } from "./service.ts";
 
 const STATUS: Record<ProofError["code"] | JobError["code"], number> = {
@@ -24,9 +25,7 @@ const ruleForm = z.object({ twoPerson: z.enum(["on", "off"]) });
 
 export function proofRoutes(deps: ProofDeps) {
   const app = new Hono<HonoEnv>();
-  const actorOf = (c: Context<HonoEnv>): MemberActor => ({
-    userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId, role: c.get("membership")!.role, request: requestMeta(c),
-  });
+  const actorOf = memberOf;
   const back = (c: Context<HonoEnv>, done?: string) => c.redirect(`/jobs/${c.req.param("id")}${done ? `?done=${done}` : ""}#proof`, 303);
 
   /** A refusal from a service: audited as denied (the change rolled back), answered with why. */

@@ -3,7 +3,7 @@
 // recorded; no console error, CSP violation or stripped htmx element on the way.
 import { expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
-import { browserAndApp, SCREENSHOT_DIR } from "../support/browser.ts";
+import { browserAndApp, signedInPage, SCREENSHOT_DIR } from "../support/browser.ts";
 import { makeSignedPractice } from "../support/baa.ts";
 import { sessionToken } from "../support/people.ts";
 
@@ -11,19 +11,8 @@ const ctx = browserAndApp();
 
 test("details → attestation in Chromium, with no console or CSP errors", async () => {
   const admin = await makeSignedPractice(ctx.served, "Browser Clinic");
-  const context = await ctx.browser.newContext();
-  await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(ctx.served, admin), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    // Chromium logs every 4xx answer; the refused form's 422 is the one this test expects.
-    if (m.type() === "error" && /status of 422/.test(m.text())) return;
-    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
+  // Chromium logs every 4xx answer; the refused form's 422 is the one this test expects.
+  const { page, problems } = await signedInPage(ctx, admin, /status of 422/);
 
   await page.goto(`${ctx.served.origin}/jobs/new`);
   await page.waitForFunction(() => (window as unknown as { htmx?: unknown }).htmx !== undefined);
@@ -62,5 +51,5 @@ test("details → attestation in Chromium, with no console or CSP errors", async
   await Promise.all([page.waitForURL(new RegExp(`/jobs/${jobId}/uploads$`)), page.getByRole("button", { name: "Confirm and continue" }).click()]);
   const attestation = await ctx.served.ownerDb.selectFrom("job_attestations").select(["user_id", "initials", "statement_version"]).where("job_id", "=", jobId).executeTakeFirstOrThrow();
   expect(attestation).toEqual({ user_id: admin.userId, initials: "AA", statement_version: "2026-11" });
-  await context.close();
+  await page.context().close();
 }, 60_000);

@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { attestationStatement } from "../../src/jobs/attestation.ts";
 import { attestJob, createJob } from "../../src/jobs/service.ts";
-import { browserAndApp, SCREENSHOT_DIR } from "../support/browser.ts";
+import { browserAndApp, signedInPage, SCREENSHOT_DIR } from "../support/browser.ts";
 import { makeSignedPractice } from "../support/baa.ts";
 import { sessionToken } from "../support/people.ts";
 
@@ -21,19 +21,8 @@ test("palette, live preview and starting from a template in Chromium, with no co
   });
   await attestJob({ db: ctx.served.db }, actor, job.id, { statementVersion: attestationStatement().version, confirm: "yes", initials: "AA" });
 
-  const context = await ctx.browser.newContext();
-  await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(ctx.served, admin), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    // Chromium logs every 4xx answer; the refused save's 422 is the one this test expects.
-    if (m.type() === "error" && /status of 422/.test(m.text())) return;
-    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
-  });
+  // Chromium logs every 4xx answer; the refused form's 422 is the one this test expects.
+  const { page, problems } = await signedInPage(ctx, admin, /status of 422/);
 
   await page.goto(`${ctx.served.origin}/jobs/${job.id}/letter`);
   await page.waitForFunction(() => (window as unknown as { htmx?: unknown }).htmx !== undefined && document.documentElement.classList.contains("has-script"));
@@ -107,5 +96,5 @@ test("palette, live preview and starting from a template in Chromium, with no co
 
   expect((await ctx.served.ownerDb.selectFrom("jobs").select("letter_body_enc").where("id", "=", job.id).executeTakeFirstOrThrow()).letter_body_enc).toBeNull();
   expect(problems).toEqual([]);
-  await context.close();
+  await page.context().close();
 }, 60_000);

@@ -1,8 +1,9 @@
 // Debian's Chromium driven by playwright-core: never a downloaded browser. The flags keep it off
 // the network (this machine has none) and working as root.
 import { afterAll, beforeAll } from "bun:test";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { createTestApp, type TestApp } from "./app.ts";
+import { type Person, sessionToken } from "./people.ts";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 export const SCREENSHOT_DIR = `${import.meta.dir}/../../screenshots`;
@@ -52,4 +53,25 @@ export function browserAndApp(env: Record<string, string> = {}): { browser: Brow
     await state.served?.stop();
   });
   return state;
+}
+
+/**
+ * A signed-in page for `person`, and the list of what went wrong in it: console errors and
+ * warnings, page errors and CSP violations. `expected` skips console errors the test provokes on
+ * purpose (Chromium logs every 4xx answer, e.g. a form refused with 422).
+ */
+export async function signedInPage(ctx: { browser: Browser; served: ServedApp }, person: Person, expected?: RegExp): Promise<{ page: Page; problems: string[] }> {
+  const context = await ctx.browser.newContext();
+  await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(ctx.served, person), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && expected?.test(m.text())) return;
+    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+  });
+  return { page, problems };
 }

@@ -1,6 +1,7 @@
 // A tiny client over app.request(): keeps cookies like a browser and sends same-origin form posts.
 import type { TestApp } from "./app.ts";
 import { TEST_ORIGIN } from "./app.ts";
+import { type Person, sessionToken } from "./people.ts";
 
 export class Client {
   cookies = new Map<string, string>();
@@ -37,4 +38,11 @@ export class Client {
     this.remember(res);
     return res;
   }
+}
+
+/** A client signed in as `person` (a fresh session, second factor passed when they have one). */
+export async function clientAs(t: TestApp, person: Person, ip?: string): Promise<Client> {
+  const client = new Client(t, ip);
+  client.cookies.set("__Host-plh_session", await sessionToken(t, person));
+  return client;
 }
