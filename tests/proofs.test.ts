@@ -209,6 +209,23 @@ describe("the print file", () => {
     expect((await jobRow(job.id)).status).toBe("in_production");
   }, 90_000);
 
+  test("a print file is refused for good when the job's inputs are no longer those of the approved proof", async () => {
+    const job = await jobReadyToSubmit(t, admin, recipientsCsv(2));
+    const client = await clientFor(admin);
+    const proof = await submitAndWait(client, job.id);
+    // Changed behind the app's back after the proof was made (the app itself refuses edits now).
+    await t.ownerDb.updateTable("jobs").set({ letter_signer_name: "Someone Else" }).where("id", "=", job.id).execute();
+    expect((await client.post(`/jobs/${job.id}/proofs/${proof.id}/approve`, { sha256: proof.sha256! })).status).toBe(303);
+    const file = await waitFor("the refusal", async () => {
+      const row = await t.ownerDb.selectFrom("production_files").selectAll().where("job_id", "=", job.id).executeTakeFirst();
+      return row?.status === "failed" ? row : null;
+    });
+    expect(file.error).toBe("the job's inputs are not those of the approved proof");
+    expect(file.blob_name).toBeNull();
+    const event = await t.ownerDb.selectFrom("audit_events").select(["outcome", "details"]).where("action", "=", "job.print_file.rendered").where("target_id", "=", job.reference).executeTakeFirstOrThrow();
+    expect(event).toEqual({ outcome: "error", details: { reason: "inputs_changed" } });
+  }, 60_000);
+
   test("production cannot start before the print file is ready", async () => {
     const job = await jobReadyToSubmit(t, admin, recipientsCsv(2));
     await t.ownerDb.updateTable("jobs").set({ status: "approved", approved_at: new Date(), approved_proof_sha256: "a".repeat(64) }).where("id", "=", job.id).execute();

@@ -61,6 +61,17 @@ const ACTION_WORDS: Record<string, string> = {
   "job.attested": "PHI attestation confirmed",
   "job.letter.saved": "Letter saved",
   "job.letter.viewed": "Letter opened",
+  "job.upload_url.issued": "Upload started",
+  "job.file.verified": "File verified",
+  "job.file.rejected": "File rejected",
+  "job.file.replaced": "File replaced",
+  "proof.rendered": "Proof rendered",
+  "proof.viewed": "Proof opened",
+  "proof.approved": "Proof approved",
+  "proof.changes_requested": "Changes requested",
+  "proof.retry_requested": "Proof rendered again on request",
+  "job.print_file.rendered": "Print file ready",
+  "job.print_file.downloaded": "Print file downloaded by the print shop",
 };
 
 const labelOf = (list: readonly { value: string; label: string }[], value: string) => list.find((o) => o.value === value)?.label ?? value;

@@ -42,7 +42,13 @@ export async function renderPrintFile(deps: RenderDeps, data: { jobId: string; p
     const proof = await findProof(tx, file.proof_id);
     const inputs = await gatherInputs(tx, deps, job);
     if (!proof || proof.sha256 !== job.approved_proof_sha256 || proof.inputs_sha256 !== inputs.inputsSha256) {
-      throw new PrintFileError("the job's inputs are not those of the approved proof");
+      // The approval no longer covers what would be printed: stop for good (retrying cannot help).
+      await updateProductionFile(tx, file.id, { status: "failed", attempts: PRINT_FILE_ATTEMPTS, error: "the job's inputs are not those of the approved proof" });
+      await recordAudit(tx, {
+        practiceId: data.practiceId, actor: { type: "system", id: ACTOR }, action: "job.print_file.rendered", outcome: "error", target: jobTarget(job),
+        details: { reason: "inputs_changed" },
+      });
+      return null;
     }
     const updated = await updateProductionFile(tx, file.id, { status: "rendering", attempts: file.attempts + 1, error: null });
     return { file: updated, inputs };
