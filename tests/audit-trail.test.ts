@@ -75,7 +75,7 @@ describe("CSV export", () => {
 
   test("cells that a spreadsheet would run as formulas are neutralised", async () => {
     expect(neutralise("=1+1")).toBe("'=1+1");
-    for (const start of ["+", "-", "@", "\t", "\r"]) expect(neutralise(`${start}x`)).toBe(`'${start}x`);
+    for (const start of ["+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠"]) expect(neutralise(`${start}x`)).toBe(`'${start}x`);
     expect(neutralise("plain")).toBe("plain");
     const rows = parse(await (await (await clientFor(admin)).get("/audit/export.csv?outcome=denied")).text()) as string[][];
     const denied = rows.slice(1).filter((r) => r[9] === "access.denied");

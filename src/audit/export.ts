@@ -18,7 +18,8 @@ const BATCH = 1_000;
  * cell gets a leading apostrophe so it opens as text (OWASP CSV injection).
  */
 export function neutralise(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  // Full-width ＝＋－＠ too: some spreadsheets read them as their ASCII twins.
+  return /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(value) ? `'${value}` : value;
 }
 
 const cell = (value: string | null) => (value === null ? "" : neutralise(value));

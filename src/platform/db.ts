@@ -2,7 +2,6 @@
 // and cannot bypass row-level security; tenant context is set per transaction by withTenant().
 import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import pg from "pg";
-import Cursor from "pg-cursor";
 import type { Database } from "./schema.ts";
 
 export type Db = Kysely<Database>;
@@ -24,8 +23,7 @@ export function createDb(url: string, options: { max?: number; applicationName?:
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  // The cursor lets long reads (the audit CSV export) stream in batches with constant memory.
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /**
