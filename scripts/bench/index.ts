@@ -8,6 +8,7 @@ import { benchHttpChain } from "./http-chain.ts";
 import { benchAuditExport } from "./audit-export.ts";
 import { benchSas } from "./sas.ts";
 import { benchPdf } from "./pdf.ts";
+import { benchProof } from "./proof.ts";
 
 export type BenchStack = { appUrl: string; ownerUrl: string; owner: Kysely<any>; blobConnectionString: string; events?: number };
 
@@ -18,6 +19,7 @@ const BENCHES: Record<string, (stack: BenchStack) => Promise<string[]>> = {
   sas: benchSas,
   // No database needed: letters are generated in memory; the stack is started anyway (shared runner).
   pdf: benchPdf,
+  proof: benchProof,
 };
 
 // `--events=N` sizes the audit export benchmark (1,000,000 by default).
