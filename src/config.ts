@@ -36,6 +36,10 @@ function keyRing(bytes: number) {
 /** A five-field cron expression (minute hour day month weekday), evaluated in UTC. */
 const cron = z.string().trim().regex(/^\S+(\s+\S+){4}$/, "must be a cron expression with five fields, e.g. \"15 2 * * *\" (UTC)");
 
+// Retention (src/retention): rows per batch transaction, and how long the audit trail is kept.
+const retentionBatchSize = z.coerce.number().int().min(1).max(10_000).default(500);
+const auditRetentionYears = z.coerce.number().int().min(7, "must be at least 7 (the audit trail is kept 7 years)").max(100).default(7);
+
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
@@ -70,6 +74,10 @@ const schema = z
     // Background work (pg-boss cron schedules, UTC).
     AUDIT_PARTITIONS_CRON: cron.default("5 2 * * *"),
     AUDIT_CHECKPOINT_CRON: cron.default("15 2 * * *"),
+    RETENTION_PENDING_UPLOADS_CRON: cron.default("*/15 * * * *"),
+    RETENTION_CREDENTIALS_CRON: cron.default("35 2 * * *"),
+    RETENTION_BATCH_SIZE: retentionBatchSize,
+    AUDIT_RETENTION_YEARS: auditRetentionYears,
     // Direct browser uploads (src/jobs/uploads.ts): size limits per kind, SAS lifetime, rate limit per user.
     UPLOAD_MAX_CSV_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(50 * 1024 ** 2),
     UPLOAD_MAX_IMAGE_BYTES: z.coerce.number().int().min(1).max(100 * 1024 ** 2).default(5 * 1024 ** 2),
@@ -150,7 +158,11 @@ const schema = z
       // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
       mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },
       session: { idleMinutes: env.SESSION_IDLE_MINUTES, absoluteHours: env.SESSION_ABSOLUTE_HOURS },
-      schedules: { auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON },
+      schedules: {
+        auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON,
+        pendingUploads: env.RETENTION_PENDING_UPLOADS_CRON, expiredCredentials: env.RETENTION_CREDENTIALS_CRON,
+      },
+      retention: { batchSize: env.RETENTION_BATCH_SIZE, auditYears: env.AUDIT_RETENTION_YEARS },
       auth: {
         provider: env.AUTH_PROVIDER,
         clerk: env.AUTH_PROVIDER === "clerk"
@@ -241,6 +253,13 @@ export function loadOwnerDatabaseUrl(env: Record<string, string | undefined> = p
   const parsed = z.url({ protocol: /^postgres(ql)?$/ }).optional().safeParse(env.DATABASE_OWNER_URL || undefined);
   if (!parsed.success) throw new ConfigError([`DATABASE_OWNER_URL: ${parsed.error.issues[0]?.message ?? "invalid"}`]);
   return parsed.data;
+}
+
+/** `bun run sweep --only audit-partitions` (owner only, no app settings needed): the retention settings alone. */
+export function loadRetentionSettings(env: Record<string, string | undefined> = process.env): { batchSize: number; auditYears: number } {
+  const parsed = z.object({ RETENTION_BATCH_SIZE: retentionBatchSize, AUDIT_RETENTION_YEARS: auditRetentionYears }).safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  return { batchSize: parsed.data.RETENTION_BATCH_SIZE, auditYears: parsed.data.AUDIT_RETENTION_YEARS };
 }
 
 /** `bun run storage:setup`: the Blob settings, the container, and the app origin the CORS rule allows. */

@@ -11,13 +11,27 @@ import type { Mailer } from "./platform/mail.ts";
 import { renderPrintFile } from "./proofs/print-file.ts";
 import { PROOF_ATTEMPTS, renderProof } from "./proofs/render-proof.ts";
 import { RENDER_PRINT_FILE, RENDER_PROOF } from "./proofs/request.ts";
+import { sweepExpiredCredentials } from "./retention/expired-credentials.ts";
+import { sweepPendingUploads } from "./retention/pending-uploads.ts";
 
-export function scheduledTasks(deps: { config: Config; db: Db }): ScheduledTask[] {
-  const { config, db } = deps;
+export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }): ScheduledTask[] {
+  const { config, db, blob } = deps;
+  const batchSize = config.retention.batchSize;
   return [
     { name: "audit-partitions", cron: config.schedules.auditPartitions, run: () => ensureAuditPartitions(db) },
     { name: "audit-checkpoint", cron: config.schedules.auditCheckpoint, run: () => writeCheckpoints(db, config.keys.hmac) },
+    // Retention sweeps the app role may run (src/retention). Dropping audit partitions past
+    // retention needs the owner and runs only from `bun run sweep`, never here.
+    { name: "sweep-pending-uploads", cron: config.schedules.pendingUploads, run: () => sweepPendingUploads({ db, blob }, { batchSize }) },
+    { name: "sweep-expired-credentials", cron: config.schedules.expiredCredentials, run: () => sweepExpiredCredentials({ db }, { batchSize }) },
   ];
+}
+
+type BackgroundDeps = { config: Config; db: Db; blob: BlobStore; mailer: Mailer; logger: Logger };
+
+/** Everything a working process runs: the same lists in the server and in `bun run worker`. */
+export function backgroundWork(deps: BackgroundDeps) {
+  return { tasks: scheduledTasks(deps), workers: queueWorkers(deps) };
 }
 
 export function queueWorkers(deps: { config: Config; db: Db; blob: BlobStore; mailer: Mailer; logger: Logger }): QueueWorker<{ proofId: string; practiceId: string } & { jobId: string }>[] {

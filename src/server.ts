@@ -9,7 +9,7 @@ import { createLogger } from "./platform/log.ts";
 import { createMailer } from "./platform/mail.ts";
 import { pendingMigrations } from "./platform/migrator.ts";
 import { createQueue } from "./platform/queue.ts";
-import { queueWorkers, scheduledTasks } from "./schedules.ts";
+import { backgroundWork } from "./schedules.ts";
 
 function fail(message: string): never {
   console.error(message);
@@ -36,7 +36,7 @@ try {
 }
 
 const mailer = createMailer(config.mail);
-const queue = createQueue({ url: config.database.url, logger, tasks: scheduledTasks({ config, db }), workers: queueWorkers({ config, db, blob, mailer, logger }) });
+const queue = createQueue({ url: config.database.url, logger, ...backgroundWork({ config, db, blob, mailer, logger }) });
 try {
   await queue.start();
 } catch (error) {

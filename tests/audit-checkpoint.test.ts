@@ -214,13 +214,15 @@ describe("monthly partitions", () => {
 
 describe("the background queue", () => {
   test("the server's schedules are registered with pg-boss, and a triggered task runs once at a time", async () => {
-    const queue = createQueue({ url: t.database.appUrl, logger: createLogger({ level: "silent" }), tasks: scheduledTasks({ config: t.config, db: t.db }) });
+    const queue = createQueue({ url: t.database.appUrl, logger: createLogger({ level: "silent" }), tasks: scheduledTasks({ config: t.config, db: t.db, blob: t.blob }) });
     await queue.start();
     try {
       const schedules = await queue.boss.getSchedules();
       expect(schedules.map((s) => [s.name, s.cron, s.timezone]).sort()).toEqual([
         ["audit-checkpoint", "15 2 * * *", "UTC"],
         ["audit-partitions", "5 2 * * *", "UTC"],
+        ["sweep-expired-credentials", "35 2 * * *", "UTC"],
+        ["sweep-pending-uploads", "*/15 * * * *", "UTC"],
       ]);
       const admin = await practiceWithEvents(1);
       const first = await queue.trigger("audit-checkpoint");
