@@ -149,6 +149,18 @@ describe("daily checkpoints", () => {
     expect(await integrityNotice(admin)).toContain("Verified through");
   });
 
+  test("after retention removed a chain's oldest events, verification starts from the anchor the sweep recorded", async () => {
+    const admin = await practiceWithEvents(5);
+    const third = await t.ownerDb.selectFrom("audit_events").select(["chain_seq", "hash"]).where("practice_id", "=", admin.practiceId).where("chain_seq", "=", "3").executeTakeFirstOrThrow();
+    // What dropping the oldest month does to this chain: events 1-3 are gone.
+    await tamper(sql`DELETE FROM audit_events WHERE practice_id = ${admin.practiceId} AND chain_seq <= 3`);
+    expect((await verifyAuditChains(t.ownerDb, { practiceId: admin.practiceId })).breaks[0]).toMatchObject({ problem: "sequence" });
+    await t.ownerDb.insertInto("audit_retention_anchors").values({ chain_key: admin.practiceId, through_seq: third.chain_seq, through_hash: third.hash, partition_month: "2019-11" }).execute();
+    expect((await verifyAuditChains(t.ownerDb, { practiceId: admin.practiceId })).breaks).toEqual([]);
+    await writeCheckpoints(t.db, keys);
+    expect((await checkpointsOf(admin.practiceId))[0]).toMatchObject({ status: "verified" });
+  });
+
   test("a checkpoint older than two days warns that the daily check has stopped", async () => {
     const admin = await practiceWithEvents(1);
     await writeCheckpoints(t.db, keys, () => new Date(Date.now() - 3 * 86_400_000));

@@ -6,7 +6,7 @@ import { type Db, type Tx, withContext } from "../platform/db.ts";
 import { hmacHex, type KeyRing, verifyHmacHex } from "../platform/crypto.ts";
 import type { AuditCheckpoint } from "../platform/schema.ts";
 import { recordAudit } from "./record.ts";
-import { chainKey, type ChainPoint, GENESIS, walkChain } from "./verify.ts";
+import { chainKey, type ChainPoint, chainStart, walkChain } from "./verify.ts";
 
 const ACTOR = "system:audit-checkpoint" as const;
 /** A checkpoint older than this means the daily task stopped running: the viewer warns. */
@@ -58,7 +58,8 @@ async function checkpointChain(tx: Tx, keys: KeyRing, practiceId: string | null,
   // Resume from the newest checkpoint that verified and whose signature still holds; otherwise
   // walk the whole chain. A broken chain therefore stays reported broken until it is repaired.
   const previous = (await latestCheckpoints(tx, practiceId).where("status", "=", "verified").limit(20).execute()).find((c) => signatureValid(keys, c));
-  const from: ChainPoint = previous ? { seq: previous.through_seq, hash: previous.through_hash } : GENESIS;
+  const anchor = await chainStart(tx, practiceId);
+  const from: ChainPoint = previous && BigInt(previous.through_seq) >= BigInt(anchor.seq) ? { seq: previous.through_seq, hash: previous.through_hash } : anchor;
   const walk = await walkChain(tx, practiceId, from, head);
   const fields = {
     practice_id: practiceId,

@@ -92,6 +92,17 @@ export async function walkChain(
   return { events, throughAt, broken: null };
 }
 
+/**
+ * Where a chain can be verified from: its genesis, or, once retention dropped its oldest months,
+ * the last event of the newest dropped month (recorded by the owner's sweep before the drop).
+ */
+export async function chainStart(tx: Kysely<any>, practiceId: string | null): Promise<ChainPoint> {
+  const { rows } = await sql<{ seq: string; hash: string }>`
+    SELECT through_seq::text AS seq, through_hash AS hash FROM audit_retention_anchors
+    WHERE chain_key = ${chainKey(practiceId)} ORDER BY through_seq DESC LIMIT 1`.execute(tx);
+  return rows[0] ?? GENESIS;
+}
+
 async function verifyChain(db: Kysely<any>, practiceId: string | null, head: ChainPoint): Promise<ChainWalk> {
   return db.transaction().execute(async (tx) => {
     await sql`SELECT set_config('app.practice_id', ${practiceId ?? ""}, true)`.execute(tx);
@@ -100,7 +111,7 @@ async function verifyChain(db: Kysely<any>, practiceId: string | null, head: Cha
       SELECT through_seq::text, through_hash FROM audit_checkpoints
       WHERE ${practiceId ? sql`practice_id = ${practiceId}::uuid` : sql`practice_id IS NULL`} AND status = 'verified' AND through_seq > 0`.execute(tx);
     const expectAt = new Map(checkpoints.rows.map((c) => [c.through_seq, c.through_hash]));
-    return walkChain(tx, practiceId, GENESIS, head, expectAt);
+    return walkChain(tx, practiceId, await chainStart(tx, practiceId), head, expectAt);
   });
 }
 
