@@ -1,7 +1,7 @@
 // `bun run sweep [--dry-run] [--only NAME] [--now ISO-TIME]`: runs the retention sweeps now and
 // prints, per sweep, what it did (or with --dry-run what it would do) with its counts. --now fixes
 // the cutoff (tests, catching up). Exits 1 when a sweep failed, 2 on a usage error.
-// - pending-uploads, expired-credentials: as the app role (DATABASE_URL and the app's settings), the
+// - pending-uploads, expired-credentials, abandoned-drafts, job-purge: as the app role (DATABASE_URL and the app's settings), the
 //   same code the schedules run.
 // - audit-partitions: as the schema owner (DATABASE_OWNER_URL, else the dev database): only the owner
 //   may drop audit partitions, so this sweep runs only here, never in the app.
@@ -10,7 +10,9 @@ import { ConfigError, loadConfig, loadRetentionSettings } from "../src/config.ts
 import { createBlobStore } from "../src/platform/blob.ts";
 import { createDb } from "../src/platform/db.ts";
 import { sweepAuditPartitions } from "../src/retention/audit-partitions.ts";
+import { sweepAbandonedDrafts } from "../src/retention/abandoned-drafts.ts";
 import { sweepExpiredCredentials } from "../src/retention/expired-credentials.ts";
+import { sweepJobPurge } from "../src/retention/job-purge.ts";
 import { sweepPendingUploads } from "../src/retention/pending-uploads.ts";
 import { SWEEP_NAMES, type SweepName, type SweepResult } from "../src/retention/runs.ts";
 import { withOwnerDatabase } from "./support/owner-database.ts";
@@ -67,7 +69,10 @@ if (appSweeps.length > 0) {
     try {
       for (const name of appSweeps) {
         try {
-          const result = name === "pending-uploads" ? await sweepPendingUploads({ db, blob }, options) : await sweepExpiredCredentials({ db }, options);
+          const result = name === "pending-uploads" ? await sweepPendingUploads({ db, blob }, options)
+            : name === "abandoned-drafts" ? await sweepAbandonedDrafts({ db, days: config.retention.draftDays }, options)
+            : name === "job-purge" ? await sweepJobPurge({ db, blob, days: config.retention.jobDataDays }, options)
+            : await sweepExpiredCredentials({ db }, options);
           console.log(describeResult(result));
         } catch (error) {
           report(name, error);

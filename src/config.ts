@@ -76,7 +76,13 @@ const schema = z
     AUDIT_CHECKPOINT_CRON: cron.default("15 2 * * *"),
     RETENTION_PENDING_UPLOADS_CRON: cron.default("*/15 * * * *"),
     RETENTION_CREDENTIALS_CRON: cron.default("35 2 * * *"),
+    RETENTION_DRAFTS_CRON: cron.default("40 2 * * *"),
+    RETENTION_JOB_PURGE_CRON: cron.default("45 2 * * *"),
     RETENTION_BATCH_SIZE: retentionBatchSize,
+    // Job data (blobs, letter) is purged this many days after completion or cancellation; a draft
+    // without activity for DRAFT days is cancelled (then purged on the same rule).
+    RETENTION_JOB_DATA_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    RETENTION_DRAFT_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
     AUDIT_RETENTION_YEARS: auditRetentionYears,
     // Direct browser uploads (src/jobs/uploads.ts): size limits per kind, SAS lifetime, rate limit per user.
     UPLOAD_MAX_CSV_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(50 * 1024 ** 2),
@@ -161,8 +167,12 @@ const schema = z
       schedules: {
         auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON,
         pendingUploads: env.RETENTION_PENDING_UPLOADS_CRON, expiredCredentials: env.RETENTION_CREDENTIALS_CRON,
+        abandonedDrafts: env.RETENTION_DRAFTS_CRON, jobPurge: env.RETENTION_JOB_PURGE_CRON,
       },
-      retention: { batchSize: env.RETENTION_BATCH_SIZE, auditYears: env.AUDIT_RETENTION_YEARS },
+      retention: {
+        batchSize: env.RETENTION_BATCH_SIZE, auditYears: env.AUDIT_RETENTION_YEARS,
+        jobDataDays: env.RETENTION_JOB_DATA_DAYS, draftDays: env.RETENTION_DRAFT_DAYS,
+      },
       auth: {
         provider: env.AUTH_PROVIDER,
         clerk: env.AUTH_PROVIDER === "clerk"

@@ -11,7 +11,9 @@ import type { Mailer } from "./platform/mail.ts";
 import { renderPrintFile } from "./proofs/print-file.ts";
 import { PROOF_ATTEMPTS, renderProof } from "./proofs/render-proof.ts";
 import { RENDER_PRINT_FILE, RENDER_PROOF } from "./proofs/request.ts";
+import { sweepAbandonedDrafts } from "./retention/abandoned-drafts.ts";
 import { sweepExpiredCredentials } from "./retention/expired-credentials.ts";
+import { sweepJobPurge } from "./retention/job-purge.ts";
 import { sweepPendingUploads } from "./retention/pending-uploads.ts";
 
 export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }): ScheduledTask[] {
@@ -24,6 +26,8 @@ export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }
     // retention needs the owner and runs only from `bun run sweep`, never here.
     { name: "sweep-pending-uploads", cron: config.schedules.pendingUploads, run: () => sweepPendingUploads({ db, blob }, { batchSize }) },
     { name: "sweep-expired-credentials", cron: config.schedules.expiredCredentials, run: () => sweepExpiredCredentials({ db }, { batchSize }) },
+    { name: "sweep-abandoned-drafts", cron: config.schedules.abandonedDrafts, run: () => sweepAbandonedDrafts({ db, days: config.retention.draftDays }, { batchSize }) },
+    { name: "sweep-job-purge", cron: config.schedules.jobPurge, run: () => sweepJobPurge({ db, blob, days: config.retention.jobDataDays }, { batchSize }) },
   ];
 }
 

@@ -88,6 +88,10 @@ const MATRIX: Record<string, Row> = {
     method: "POST", path: () => `/jobs/${uploadJob.id}/files/${uploadJob.fileId}/complete`, body: {},
     expect: members({ admin: 409, staff: 409, auditor: 403, otherAdmin: 404, operator: 403 }),
   },
+  // Data and retention (retention/routes.tsx): admins and auditors (audit.read); a certificate link
+  // is checked against its user and practice, so a bad token is refused (403) before any lookup.
+  "GET /retention": { path: "/retention", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "GET /retention/certificates/:id/download": { path: `/retention/certificates/${ZERO_ID}/download?token=x`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 403 }) },
   "GET /audit": { path: "/audit", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/events": { path: `/audit/events?after=2026-01-01T00:00:00.000Z_1`, expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
   "GET /audit/export.csv": { path: "/audit/export.csv", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },

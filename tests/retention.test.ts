@@ -277,7 +277,7 @@ describe("commands", () => {
     expect(out).toContain('"msg":"PatientLetterHub worker is running"');
     expect(out).toContain("sweep-pending-uploads (*/15 * * * *)");
     const schedules = await sql<{ name: string }>`SELECT name FROM pgboss.schedule ORDER BY name`.execute(t.ownerDb);
-    expect(schedules.rows.map((r) => r.name)).toEqual(["audit-checkpoint", "audit-partitions", "sweep-expired-credentials", "sweep-pending-uploads"]);
+    expect(schedules.rows.map((r) => r.name)).toEqual(["audit-checkpoint", "audit-partitions", "sweep-abandoned-drafts", "sweep-expired-credentials", "sweep-job-purge", "sweep-pending-uploads"]);
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
     for (;;) {
@@ -309,7 +309,7 @@ describe("commands", () => {
   test("bun run sweep: usage errors exit 2, a failed sweep exits 1 and says which", async () => {
     const badName = await sweep(["--only", "everything"]);
     expect(badName.code).toBe(2);
-    expect(badName.stderr).toContain("--only must be one of pending-uploads, expired-credentials, audit-partitions");
+    expect(badName.stderr).toContain("--only must be one of pending-uploads, expired-credentials, abandoned-drafts, job-purge, audit-partitions");
     const badTime = await sweep(["--now", "yesterday"]);
     expect(badTime.code).toBe(2);
     expect(badTime.stderr).toContain("Usage: bun run sweep");
@@ -327,7 +327,7 @@ describe("commands", () => {
 // Keep the config import honest: the defaults the README documents.
 test("retention settings and schedules have their documented defaults", () => {
   const config = loadConfig(testEnv({ DATABASE_URL: "postgres://x@localhost/x" }));
-  expect(config.retention).toEqual({ batchSize: 500, auditYears: 7 });
-  expect(config.schedules).toMatchObject({ pendingUploads: "*/15 * * * *", expiredCredentials: "35 2 * * *" });
+  expect(config.retention).toEqual({ batchSize: 500, auditYears: 7, jobDataDays: 30, draftDays: 30 });
+  expect(config.schedules).toMatchObject({ pendingUploads: "*/15 * * * *", expiredCredentials: "35 2 * * *", abandonedDrafts: "40 2 * * *", jobPurge: "45 2 * * *" });
   expect(() => loadConfig(testEnv({ DATABASE_URL: "postgres://x@localhost/x", AUDIT_RETENTION_YEARS: "3" }))).toThrow(/AUDIT_RETENTION_YEARS: must be at least 7/);
 });

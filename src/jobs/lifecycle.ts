@@ -25,9 +25,10 @@ const approver: Mover = { kind: "member", permission: "proofs.approve" };
 const operator: Mover = { kind: "operator" };
 const system: Mover = { kind: "system" };
 
-/** Every allowed move and its mover. Anything not listed is refused. */
-const TRANSITIONS: Readonly<Record<JobStatus, Partial<Record<JobStatus, Mover>>>> = {
-  draft: { submitted: editor, cancelled: editor },
+/** Every allowed move and its mover(s). Anything not listed is refused. */
+const TRANSITIONS: Readonly<Record<JobStatus, Partial<Record<JobStatus, Mover | readonly Mover[]>>>> = {
+  // The system cancels a draft left without activity (src/retention/abandoned-drafts.ts).
+  draft: { submitted: editor, cancelled: [editor, system] },
   submitted: { proof_ready: system, cancelled: editor },
   // Changes are requested by whoever may approve; resubmission is an edit.
   proof_ready: { approved: approver, changes_requested: approver, cancelled: editor },
@@ -64,9 +65,9 @@ function allowedBy(mover: Mover, actor: LifecycleActor): boolean {
 
 /** May `actor` move a job from `from` to `to`? "not_allowed": no such move; "forbidden": not by this actor. */
 export function checkTransition(from: JobStatus, to: JobStatus, actor: LifecycleActor): TransitionCheck {
-  const mover = TRANSITIONS[from][to];
-  if (!mover) return { ok: false, reason: "not_allowed", message: `A job that is ${LABELS[from].toLowerCase()} cannot become ${LABELS[to].toLowerCase()}.` };
-  if (!allowedBy(mover, actor)) return { ok: false, reason: "forbidden", message: `You may not mark this job ${LABELS[to].toLowerCase()}.` };
+  const movers = TRANSITIONS[from][to];
+  if (!movers) return { ok: false, reason: "not_allowed", message: `A job that is ${LABELS[from].toLowerCase()} cannot become ${LABELS[to].toLowerCase()}.` };
+  if (!(Array.isArray(movers) ? movers : [movers as Mover]).some((m) => allowedBy(m, actor))) return { ok: false, reason: "forbidden", message: `You may not mark this job ${LABELS[to].toLowerCase()}.` };
   return { ok: true };
 }
 

@@ -23,6 +23,7 @@ import { render, goTo } from "../http/render.tsx";
 import { memberOf } from "../http/member.ts";
 import type { Db } from "../platform/db.ts";
 import type { Job, JobFile } from "../platform/schema.ts";
+import { certificatePath, jobCertificate } from "../retention/certificates.ts";
 import { JobPage, type JobPageProps, JobResults, JobsDashboardPage, JobStatusRegion, type JobStatusProps, type TimelineEntry } from "../../views/jobs/pages.tsx";
 import { type FileView, JobWizard, JobWizardPage, type JobWizardProps } from "../../views/jobs/wizard.tsx";
 import { jobStepPath } from "../../views/jobs/wizard-steps.tsx";
@@ -56,6 +57,7 @@ const EXPLANATIONS: Record<JobStatus, string> = {
 };
 
 const ACTION_WORDS: Record<string, string> = {
+  "job.data.purged": "Files and letter deleted (retention); certificate of destruction issued",
   "job.created": "Job created",
   "job.updated": "Details changed",
   "job.attested": "PHI attestation confirmed",
@@ -394,6 +396,7 @@ export function jobRoutes(deps: JobRouteDeps) {
     });
     const letterAt = job.letter_saved_at ? at(job.letter_saved_at) : null;
     const panel = await proofPanel(deps, actorOf(c), job.id);
+    const certificate = job.purged_at ? await jobCertificate(deps, { ...actorOf(c), role }, job.id) : null;
     return {
       proof: proofSectionProps(panel, at, name),
       jobId: job.id, reference: job.reference, title: job.title, status: statusProps(job, practice.time_zone),
@@ -413,7 +416,10 @@ export function jobRoutes(deps: JobRouteDeps) {
       resumeHref: isEditable(job.status) && can(role, "jobs.write") ? `/jobs/${job.id}/edit` : null,
       canCancel: can(role, "jobs.write") && !["in_production", "mailed", "completed", "cancelled"].includes(job.status),
       blockers: can(role, "jobs.write") ? d.blockers : [],
-      cancelled: job.cancelled_at ? { by: name(job.cancelled_by), at: at(job.cancelled_at).text, atUtc: at(job.cancelled_at).utc, reason: job.cancel_reason ?? "" } : null,
+      cancelled: job.cancelled_at ? { by: job.cancelled_by ? name(job.cancelled_by) : "PatientLetterHub", at: at(job.cancelled_at).text, atUtc: at(job.cancelled_at).utc, reason: job.cancel_reason ?? "" } : null,
+      purged: job.purged_at
+        ? { at: at(job.purged_at).text, atUtc: at(job.purged_at).utc, certificateHref: certificate ? certificatePath(deps.config, actorOf(c), certificate.id) : null }
+        : null,
       timeline, timeZone: practice.time_zone,
     };
   }

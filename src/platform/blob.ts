@@ -2,7 +2,7 @@
 // tests) and account-key deployments; account-URL mode uses DefaultAzureCredential (managed
 // identity) in production.
 import { DefaultAzureCredential } from "@azure/identity";
-import { BlobSASPermissions, BlobServiceClient, type ContainerClient, SASProtocol, type StoragePipelineOptions, type UserDelegationKey } from "@azure/storage-blob";
+import { BlobBatch, BlobSASPermissions, BlobServiceClient, type ContainerClient, SASProtocol, type StoragePipelineOptions, type UserDelegationKey } from "@azure/storage-blob";
 import { PassThrough, type Writable } from "node:stream";
 import type { Config } from "../config.ts";
 
@@ -36,6 +36,14 @@ export type BlobStore = {
   writeStream(name: string, contentType: string): { stream: Writable; done: Promise<void> };
   /** Deletes a blob (and its snapshots) if it exists; `leaseId` when the blob is leased. */
   remove(name: string, options?: { leaseId?: string }): Promise<void>;
+  /** Every blob whose name starts with `prefix`, with its size. */
+  list(prefix: string): Promise<{ name: string; size: number }[]>;
+  /**
+   * Deletes many blobs (and their snapshots) through Blob Batch, 256 per request; a blob already
+   * gone is not an error. Should storage refuse batches (an emulator without them), falls back to
+   * one delete per blob and says so in `mode`. Throws when any blob could not be deleted.
+   */
+  removeMany(items: readonly { name: string; leaseId?: string | null }[]): Promise<{ mode: "batch" | "single" }>;
 };
 
 export type BlobFacts = { size: number; contentType: string | null };
@@ -118,7 +126,45 @@ export function createBlobStore(settings: Config["blob"]): BlobStore {
     async remove(name, options = {}) {
       await container.getBlobClient(name).deleteIfExists({ deleteSnapshots: "include", ...(options.leaseId ? { conditions: { leaseId: options.leaseId } } : {}) });
     },
+    async list(prefix) {
+      const found: { name: string; size: number }[] = [];
+      for await (const item of container.listBlobsFlat({ prefix })) found.push({ name: item.name, size: item.properties.contentLength ?? 0 });
+      return found;
+    },
+    async removeMany(items) {
+      if (items.length === 0) return { mode: "batch" };
+      const removeOne = (item: { name: string; leaseId?: string | null }) => container.getBlobClient(item.name)
+        .deleteIfExists({ deleteSnapshots: "include", ...(item.leaseId ? { conditions: { leaseId: item.leaseId } } : {}) });
+      const batchClient = container.getBlobBatchClient();
+      for (let i = 0; i < items.length; i += BATCH_DELETE_MAX) {
+        const chunk = items.slice(i, i + BATCH_DELETE_MAX);
+        const batch = new BlobBatch();
+        for (const item of chunk) {
+          await batch.deleteBlob(container.getBlobClient(item.name), { deleteSnapshots: "include", ...(item.leaseId ? { conditions: { leaseId: item.leaseId } } : {}) });
+        }
+        let response;
+        try {
+          response = await batchClient.submitBatch(batch);
+        } catch (error) {
+          // The whole batch was refused (no Blob Batch support): nothing was deleted by it.
+          if (!batchUnsupported(error)) throw error;
+          for (const item of items) await removeOne(item);
+          return { mode: "single" };
+        }
+        const failed = response.subResponses.filter((r) => r.status !== 202 && r.status !== 404);
+        if (failed.length) throw new Error(`blob batch delete: ${failed.length} of ${chunk.length} blobs not deleted (status ${failed[0]!.status} ${failed[0]!.errorCode ?? ""})`);
+      }
+      return { mode: "batch" };
+    },
   };
+}
+
+/** Blob Batch takes at most 256 sub-requests. */
+const BATCH_DELETE_MAX = 256;
+
+function batchUnsupported(error: unknown): boolean {
+  const status = typeof error === "object" && error !== null ? (error as { statusCode?: number }).statusCode : undefined;
+  return status === 400 || status === 404 || status === 405 || status === 501;
 }
 
 /** Block size for streamed writes: big enough for few requests, small enough to bound memory. */

@@ -358,6 +358,26 @@ export interface PlatformOperatorsTable {
   created_at: Timestamp;
 }
 
+/** What a purge deleted, one entry per blob: its kind (never its name), size and SHA-256 when recorded. */
+export type DestroyedItem = { kind: string; bytes: number | null; sha256: string | null };
+
+export interface DestructionCertificatesTable {
+  id: string;
+  practice_id: string;
+  job_id: string;
+  job_reference: string;
+  verification_id: string;
+  items: ColumnType<DestroyedItem[], string, never>;
+  blobs: number;
+  bytes: ColumnType<string, number | string, never>;
+  letter_erased: boolean;
+  purged_at: Timestamp;
+  pdf_blob: string;
+  pdf_sha256: string;
+  pdf_bytes: number;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   baa_versions: BaaVersionsTable;
   baa_signatures: BaaSignaturesTable;
@@ -372,6 +392,7 @@ export interface Database {
   proofs: ProofsTable;
   production_files: ProductionFilesTable;
   letter_templates: LetterTemplatesTable;
+  destruction_certificates: DestructionCertificatesTable;
   users: UsersTable;
   user_recovery_codes: UserRecoveryCodesTable;
   memberships: MembershipsTable;
@@ -397,3 +418,4 @@ export type JobFile = Selectable<JobFilesTable>;
 export type LetterTemplate = Selectable<LetterTemplatesTable>;
 export type Proof = Selectable<ProofsTable>;
 export type ProductionFile = Selectable<ProductionFilesTable>;
+export type DestructionCertificate = Selectable<DestructionCertificatesTable>;

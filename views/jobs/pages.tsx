@@ -139,6 +139,8 @@ export type JobPageProps = {
   canCancel: boolean;
   blockers: string[];
   cancelled: { by: string; at: string; atUtc: string; reason: string } | null;
+  /** Once the job's data was purged (retention): when, and the certificate link for admins and auditors. */
+  purged?: { at: string; atUtc: string; certificateHref: string | null } | null;
   timeline: TimelineEntry[];
   timeZone: string;
   cancelErrors?: Record<string, string>;
@@ -176,7 +178,13 @@ export function JobPage(props: JobPageProps) {
       <JobStatusRegion {...props.status} />
       <ProofSection {...props.proof} />
       {props.cancelled ? (
-        <p>Cancelled by {props.cancelled.by} on <time datetime={props.cancelled.atUtc}>{props.cancelled.at}</time>. Reason: {props.cancelled.reason}</p>
+        <p>Cancelled by {props.cancelled.by} on <time datetime={props.cancelled.atUtc}>{props.cancelled.at}</time>.{props.cancelled.reason ? ` Reason: ${props.cancelled.reason}` : ""}</p>
+      ) : null}
+      {props.purged ? (
+        <div class="alert alert-info" id="job-purged">
+          <p>Files deleted on <time datetime={props.purged.atUtc}>{props.purged.at}</time>: the uploads, proofs, print file and letter text are gone; this record stays.
+            {props.purged.certificateHref ? <> <a href={props.purged.certificateHref}>Certificate of destruction (PDF)</a></> : null}</p>
+        </div>
       ) : null}
       {props.resumeHref ? (
         <div class="actions">
