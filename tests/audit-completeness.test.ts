@@ -283,6 +283,22 @@ const SCENARIOS: Record<string, Scenario> = {
     const r = await admin();
     return { client: r.client, path: "/practice/approval-rule", body: { twoPerson: "on" }, expected: { actions: ["practice.approval_rule.changed"], actorId: r.userId, practiceId: r.practiceId, target: { type: "practice", id: r.practiceId } } };
   },
+  // Data requests (src/retention/requests.ts): the export's build and the deletion's processing are
+  // system events, audited in tests/data-requests.test.ts.
+  "POST /retention/requests/export": async () => {
+    const r = await admin();
+    return { client: r.client, path: "/retention/requests/export", body: {}, expected: { actions: ["data_request.export.requested"], actorId: r.userId, practiceId: r.practiceId, target: { type: "data_request" } } };
+  },
+  "POST /retention/requests/deletion": async () => {
+    const r = await admin();
+    return { client: r.client, path: "/retention/requests/deletion", body: { confirmation: "Audit Clinic" }, expected: { actions: ["data_request.deletion.requested"], actorId: r.userId, practiceId: r.practiceId, target: { type: "data_request" } } };
+  },
+  "POST /retention/requests/:id/withdraw": async () => {
+    const r = await admin();
+    await r.client.post("/retention/requests/deletion", { confirmation: "Audit Clinic" });
+    const request = await t.ownerDb.selectFrom("data_requests").select("id").where("practice_id", "=", r.practiceId).executeTakeFirstOrThrow();
+    return { client: r.client, path: `/retention/requests/${request.id}/withdraw`, body: {}, expected: { actions: ["data_request.deletion.withdrawn"], actorId: r.userId, practiceId: r.practiceId, target: { type: "data_request", id: request.id } } };
+  },
 };
 
 /** A submitted job whose proof 1 is rendered (or only queued), and its admin signed in. */
@@ -409,6 +425,10 @@ const REFUSALS: Record<string, Scenario> = {
   "upload URL before the PHI attestation": async () => {
     const u = await uploader({ attest: false });
     return { client: u.client, path: `/jobs/${u.job.id}/files`, body: declared(CSV_BYTES), expected: { actions: ["job.upload_url.issued"], outcome: "denied", actorId: u.userId, practiceId: u.practiceId, target: { type: "job", id: u.job.reference } } };
+  },
+  "deletion requested with the wrong typed name": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/retention/requests/deletion", body: { confirmation: "Audit Clinc" }, expected: { actions: ["data_request.deletion.requested"], outcome: "denied", actorId: a.userId, practiceId: a.practiceId, target: { type: "practice", id: a.practiceId } } };
   },
   "upload verification of a file that never arrived": async () => {
     const u = await uploader();

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "kysely";
 import { sha256Hex } from "../src/platform/crypto.ts";
+import type { DestroyedItem } from "../src/platform/schema.ts";
 import { createJob } from "../src/jobs/service.ts";
 import { certificatePdf } from "../src/retention/certificate-pdf.ts";
 import { certificatePath } from "../src/retention/certificates.ts";
@@ -103,8 +104,8 @@ describe("abandoned drafts and job purge", () => {
     // The certificate: stored PDF with its SHA-256; the same facts rendered uncompressed show hashes and reference.
     const cert = await t.ownerDb.selectFrom("destruction_certificates").selectAll().where("job_id", "=", due.job.id).executeTakeFirstOrThrow();
     expect(cert.blobs).toBe(4);
-    expect(cert.items.map((i) => i.kind).sort()).toEqual(["print_file", "proof", "recipients_csv", "unrecorded"]);
-    expect(cert.items.find((i) => i.kind === "recipients_csv")!.sha256).toBe(due.csvSha);
+    expect(cert.items.map((i: DestroyedItem) => i.kind).sort()).toEqual(["print_file", "proof", "recipients_csv", "unrecorded"]);
+    expect(cert.items.find((i: DestroyedItem) => i.kind === "recipients_csv")!.sha256).toBe(due.csvSha);
     const stored: Uint8Array[] = [];
     for await (const chunk of await t.blob.readStream(cert.pdf_blob)) stored.push(chunk);
     expect(sha256Hex(Buffer.concat(stored))).toBe(cert.pdf_sha256);
