@@ -3,6 +3,7 @@
 // the cutoff (tests, catching up). Exits 1 when a sweep failed, 2 on a usage error.
 // - pending-uploads, expired-credentials, abandoned-drafts, job-purge: as the app role (DATABASE_URL and the app's settings), the
 //   same code the schedules run.
+// - data-requests: exports past their 7 days purged, deletions that are due processed (as the app role).
 // - audit-partitions: as the schema owner (DATABASE_OWNER_URL, else the dev database): only the owner
 //   may drop audit partitions, so this sweep runs only here, never in the app.
 import { parseArgs } from "node:util";
@@ -14,6 +15,7 @@ import { sweepAbandonedDrafts } from "../src/retention/abandoned-drafts.ts";
 import { sweepExpiredCredentials } from "../src/retention/expired-credentials.ts";
 import { sweepJobPurge } from "../src/retention/job-purge.ts";
 import { sweepPendingUploads } from "../src/retention/pending-uploads.ts";
+import { sweepDataRequests } from "../src/retention/requests.ts";
 import { SWEEP_NAMES, type SweepName, type SweepResult } from "../src/retention/runs.ts";
 import { withOwnerDatabase } from "./support/owner-database.ts";
 
@@ -72,7 +74,7 @@ if (appSweeps.length > 0) {
           const result = name === "pending-uploads" ? await sweepPendingUploads({ db, blob }, options)
             : name === "abandoned-drafts" ? await sweepAbandonedDrafts({ db, days: config.retention.draftDays }, options)
             : name === "job-purge" ? await sweepJobPurge({ db, blob, days: config.retention.jobDataDays }, options)
-            : await sweepExpiredCredentials({ db }, options);
+            : name === "data-requests" ? await sweepDataRequests({ db, blob }, options) : await sweepExpiredCredentials({ db }, options);
           console.log(describeResult(result));
         } catch (error) {
           report(name, error);

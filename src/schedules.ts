@@ -15,6 +15,10 @@ import { sweepAbandonedDrafts } from "./retention/abandoned-drafts.ts";
 import { sweepExpiredCredentials } from "./retention/expired-credentials.ts";
 import { sweepJobPurge } from "./retention/job-purge.ts";
 import { sweepPendingUploads } from "./retention/pending-uploads.ts";
+import { BUILD_DATA_EXPORT, buildDataExport, sweepDataRequests } from "./retention/requests.ts";
+
+/** Hourly: exports past their 7 days are purged, deletions that fell due are processed. */
+const DATA_REQUESTS_CRON = "23 * * * *";
 
 export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }): ScheduledTask[] {
   const { config, db, blob } = deps;
@@ -26,6 +30,7 @@ export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }
     // retention needs the owner and runs only from `bun run sweep`, never here.
     { name: "sweep-pending-uploads", cron: config.schedules.pendingUploads, run: () => sweepPendingUploads({ db, blob }, { batchSize }) },
     { name: "sweep-expired-credentials", cron: config.schedules.expiredCredentials, run: () => sweepExpiredCredentials({ db }, { batchSize }) },
+    { name: "sweep-data-requests", cron: DATA_REQUESTS_CRON, run: () => sweepDataRequests({ db, blob }, { batchSize }) },
     { name: "sweep-abandoned-drafts", cron: config.schedules.abandonedDrafts, run: () => sweepAbandonedDrafts({ db, days: config.retention.draftDays }, { batchSize }) },
     { name: "sweep-job-purge", cron: config.schedules.jobPurge, run: () => sweepJobPurge({ db, blob, days: config.retention.jobDataDays }, { batchSize }) },
   ];
@@ -38,10 +43,12 @@ export function backgroundWork(deps: BackgroundDeps) {
   return { tasks: scheduledTasks(deps), workers: queueWorkers(deps) };
 }
 
-export function queueWorkers(deps: { config: Config; db: Db; blob: BlobStore; mailer: Mailer; logger: Logger }): QueueWorker<{ proofId: string; practiceId: string } & { jobId: string }>[] {
+export function queueWorkers(deps: { config: Config; db: Db; blob: BlobStore; mailer: Mailer; logger: Logger }): QueueWorker<any>[] {
   return [
     // A render that outlives expireInSeconds (a crashed or hung process) is failed and retried.
     { name: RENDER_PROOF, run: (data) => renderProof(deps, data), retryLimit: PROOF_ATTEMPTS - 1, retryDelaySeconds: 5, expireInSeconds: 10 * 60 },
     { name: RENDER_PRINT_FILE, run: (data) => renderPrintFile(deps, data), retryLimit: 3, retryDelaySeconds: 10, expireInSeconds: 60 * 60 },
+    // The data export ZIP (src/retention/requests.ts), sent in the request's transaction.
+    { name: BUILD_DATA_EXPORT, run: (data) => buildDataExport(deps, data), retryLimit: 2, retryDelaySeconds: 30, expireInSeconds: 60 * 60 },
   ];
 }

@@ -154,6 +154,14 @@ const MATRIX: Record<string, Row> = {
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },
   "POST /invitations/accept/new-account": { method: "POST", path: "/invitations/accept/new-account", body: { token: "x", fullName: "X", password: "a long enough password" }, expect: all(404) },
   "POST /practice/switch": { method: "POST", path: "/practice/switch", body: { practiceId: ZERO_ID }, expect: signedIn(404) },
+  // Data requests (retention/requests-routes.tsx): admins and auditors read the list; only admins ask
+  // for an export (queued: 303) or a deletion (a wrong typed name: 422) or withdraw one (none: 404);
+  // a download link that is not the visitor's own is refused (403).
+  "GET /retention/requests": { path: "/retention/requests", expect: members({ admin: 200, staff: 403, auditor: 200, otherAdmin: 200, operator: 403 }) },
+  "POST /retention/requests/export": { method: "POST", path: "/retention/requests/export", body: {}, expect: members({ admin: 303, staff: 403, auditor: 403, otherAdmin: 303, operator: 403 }) },
+  "POST /retention/requests/deletion": { method: "POST", path: "/retention/requests/deletion", body: { confirmation: "not the legal name" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "POST /retention/requests/:id/withdraw": { method: "POST", path: `/retention/requests/${ZERO_ID}/withdraw`, body: {}, expect: members({ admin: 404, staff: 403, auditor: 403, otherAdmin: 404, operator: 403 }) },
+  "GET /retention/requests/:id/download": { path: `/retention/requests/${ZERO_ID}/download?token=x`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 403 }) },
   // Development only (a production app does not mount it: tests/mail.test.ts).
   "GET /dev/mail": { path: "/dev/mail", expect: all(200) },
   "GET /dev/mail/:id": { path: "/dev/mail/2026-01-01T00-00-00.000Z-abcdef", expect: all(404) },

@@ -233,7 +233,10 @@ describe("the background queue", () => {
       expect(schedules.map((s) => [s.name, s.cron, s.timezone]).sort()).toEqual([
         ["audit-checkpoint", "15 2 * * *", "UTC"],
         ["audit-partitions", "5 2 * * *", "UTC"],
+        ["sweep-abandoned-drafts", "40 2 * * *", "UTC"],
+        ["sweep-data-requests", "23 * * * *", "UTC"],
         ["sweep-expired-credentials", "35 2 * * *", "UTC"],
+        ["sweep-job-purge", "45 2 * * *", "UTC"],
         ["sweep-pending-uploads", "*/15 * * * *", "UTC"],
       ]);
       const admin = await practiceWithEvents(1);

@@ -277,7 +277,7 @@ describe("commands", () => {
     expect(out).toContain('"msg":"PatientLetterHub worker is running"');
     expect(out).toContain("sweep-pending-uploads (*/15 * * * *)");
     const schedules = await sql<{ name: string }>`SELECT name FROM pgboss.schedule ORDER BY name`.execute(t.ownerDb);
-    expect(schedules.rows.map((r) => r.name)).toEqual(["audit-checkpoint", "audit-partitions", "sweep-abandoned-drafts", "sweep-expired-credentials", "sweep-job-purge", "sweep-pending-uploads"]);
+    expect(schedules.rows.map((r) => r.name)).toEqual(["audit-checkpoint", "audit-partitions", "sweep-abandoned-drafts", "sweep-data-requests", "sweep-expired-credentials", "sweep-job-purge", "sweep-pending-uploads"]);
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
     for (;;) {
@@ -309,7 +309,7 @@ describe("commands", () => {
   test("bun run sweep: usage errors exit 2, a failed sweep exits 1 and says which", async () => {
     const badName = await sweep(["--only", "everything"]);
     expect(badName.code).toBe(2);
-    expect(badName.stderr).toContain("--only must be one of pending-uploads, expired-credentials, abandoned-drafts, job-purge, audit-partitions");
+    expect(badName.stderr).toContain("--only must be one of pending-uploads, expired-credentials, abandoned-drafts, job-purge, data-requests, audit-partitions");
     const badTime = await sweep(["--now", "yesterday"]);
     expect(badTime.code).toBe(2);
     expect(badTime.stderr).toContain("Usage: bun run sweep");

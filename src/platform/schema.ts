@@ -378,7 +378,27 @@ export interface DestructionCertificatesTable {
   created_at: Generated<Date>;
 }
 
+/** An export or deletion request (migrations/202611232450_data_requests.ts). */
+export interface DataRequestsTable {
+  id: Generated<string>;
+  practice_id: string;
+  kind: "export" | "deletion";
+  status: "queued" | "ready" | "failed" | "purged" | "scheduled" | "withdrawn" | "completed";
+  requested_by: string;
+  requested_at: Generated<Date>;
+  due_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  withdrawn_by: ColumnType<string | null, string | null | undefined, string | null>;
+  withdrawn_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  processed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  blob_name: ColumnType<string | null, string | null | undefined, string | null>;
+  sha256: ColumnType<string | null, string | null | undefined, string | null>;
+  bytes: ColumnType<string | null, string | number | null | undefined, string | number | null>;
+  expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  counts: ColumnType<Record<string, number>, string | undefined, string>;
+}
+
 export interface Database {
+  data_requests: DataRequestsTable;
   baa_versions: BaaVersionsTable;
   baa_signatures: BaaSignaturesTable;
   platform_operators: PlatformOperatorsTable;

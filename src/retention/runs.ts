@@ -4,7 +4,7 @@
 // the totals. A failed run keeps its row with the error and no finished_at.
 import { type Kysely, sql } from "kysely";
 
-export const SWEEP_NAMES = ["pending-uploads", "expired-credentials", "abandoned-drafts", "job-purge", "audit-partitions"] as const;
+export const SWEEP_NAMES = ["pending-uploads", "expired-credentials", "abandoned-drafts", "job-purge", "data-requests", "audit-partitions"] as const;
 export type SweepName = (typeof SWEEP_NAMES)[number];
 
 export type SweepCounts = Record<string, number>;
