@@ -11,6 +11,7 @@ import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { zipWriter } from "../src/platform/zip.ts";
 import { saveTemplateFromJob } from "../src/jobs/templates.ts";
 import { DELETION_DAYS, sweepDataRequests } from "../src/retention/requests.ts";
+import { waitFor } from "./support/wait.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { makeSignedPractice, TEST_PROFILE } from "./support/baa.ts";
 import { Client, clientAs } from "./support/browserless.ts";
@@ -33,16 +34,6 @@ const requestsOf = (practiceId: string) => t.ownerDb.selectFrom("data_requests")
 const eventsOf = (practiceId: string, prefix = "data_request.") =>
   t.ownerDb.selectFrom("audit_events").select(["action", "outcome", "actor_id", "details", "target_id"]).where("practice_id", "=", practiceId)
     .where("action", "like", `${prefix}%`).orderBy("chain_seq").execute();
-
-async function waitFor<T>(what: string, read: () => Promise<T | undefined | null>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 /** The ZIP's entries and their contents, read by Python's zipfile (which checks every CRC-32). */
 async function unzip(bytes: Uint8Array): Promise<Record<string, string>> {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signLink } from "../src/platform/crypto.ts";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { PROOF_LINK_MINUTES } from "../src/proofs/service.ts";
+import { waitFor } from "./support/wait.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { Client, clientAs } from "./support/browserless.ts";
@@ -26,16 +27,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const clientFor = (person: Person) => clientAs(t, person);
-
-async function waitFor<T>(what: string, read: () => Promise<T | undefined | null>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 const jobRow = (id: string) => t.ownerDb.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 const proofsOf = (jobId: string) => t.ownerDb.selectFrom("proofs").selectAll().where("job_id", "=", jobId).orderBy("version").execute();
