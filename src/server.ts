@@ -2,47 +2,9 @@
 // queue → HTTP.
 // It never starts embedded services: those belong to scripts/dev.ts and the tests.
 import { createApp } from "./app.tsx";
-import { ConfigError, loadConfig } from "./config.ts";
-import { createBlobStore } from "./platform/blob.ts";
-import { createDb } from "./platform/db.ts";
-import { createLogger } from "./platform/log.ts";
-import { createMailer } from "./platform/mail.ts";
-import { pendingMigrations } from "./platform/migrator.ts";
-import { createQueue } from "./platform/queue.ts";
-import { backgroundWork } from "./schedules.ts";
+import { boot, fail } from "./boot.ts";
 
-function fail(message: string): never {
-  console.error(message);
-  process.exit(1);
-}
-
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) fail(`PatientLetterHub cannot start.\n${error.message}\nSee .env.example for every variable and its default.`);
-  throw error;
-}
-
-const logger = createLogger({ level: config.logLevel });
-const db = createDb(config.database.url, { max: config.database.poolMax });
-const blob = createBlobStore(config.blob);
-
-try {
-  const pending = await pendingMigrations(db);
-  if (pending.length > 0) fail(`The database has ${pending.length} pending migration(s): ${pending.join(", ")}.\nRun \`bun run migrate\` with DATABASE_OWNER_URL first.`);
-} catch (error) {
-  fail(`Cannot reach the database: ${error instanceof Error ? error.message : String(error)}`);
-}
-
-const mailer = createMailer(config.mail);
-const queue = createQueue({ url: config.database.url, logger, ...backgroundWork({ config, db, blob, mailer, logger }) });
-try {
-  await queue.start();
-} catch (error) {
-  fail(`Cannot start the background queue: ${error instanceof Error ? error.message : String(error)}`);
-}
-
+const { config, logger, db, blob, mailer, queue } = await boot("PatientLetterHub");
 const app = createApp({ config, db, blob, logger, mailer, queue });
 
 let server: ReturnType<typeof Bun.serve>;
