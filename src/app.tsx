@@ -33,7 +33,7 @@ import { jobRoutes } from "./jobs/routes.tsx";
 import { operatorRoutes } from "./operators/routes.tsx";
 import { proofRoutes } from "./proofs/routes.tsx";
 import { uploadRoutes } from "./jobs/upload-routes.tsx";
-import { dataRequestRoutes } from "./retention/requests-routes.tsx";
+import { dataRequestRoutes, dataRequestsSection } from "./retention/requests-routes.tsx";
 import { retentionRoutes } from "./retention/routes.tsx";
 import { LandingPage } from "../views/landing.tsx";
 
@@ -94,8 +94,9 @@ export function createApp(deps: AppDeps) {
   app.route("/", operatorRoutes({ db: deps.db, blob: deps.blob, config, mailer: deps.mailer, logger: deps.logger, appOrigin: config.appOrigin }));
   app.route("/", auditRoutes({ db: deps.db, hmacKeys: config.keys.hmac }));
   app.route("/", uploadRoutes({ db: deps.db, blob: deps.blob, config }));
-  app.route("/", dataRequestRoutes({ db: deps.db, blob: deps.blob, config, queue: deps.queue }));
-  app.route("/", retentionRoutes({ db: deps.db, blob: deps.blob, config }));
+  const dataRequestDeps = { db: deps.db, blob: deps.blob, config, queue: deps.queue };
+  app.route("/", dataRequestRoutes(dataRequestDeps));
+  app.route("/", retentionRoutes({ db: deps.db, blob: deps.blob, config }, { dataRequests: (c) => dataRequestsSection(dataRequestDeps, c) }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));
 

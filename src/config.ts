@@ -78,6 +78,7 @@ const schema = z
     RETENTION_CREDENTIALS_CRON: cron.default("35 2 * * *"),
     RETENTION_DRAFTS_CRON: cron.default("40 2 * * *"),
     RETENTION_JOB_PURGE_CRON: cron.default("45 2 * * *"),
+    RETENTION_DATA_REQUESTS_CRON: cron.default("23 * * * *"),
     RETENTION_BATCH_SIZE: retentionBatchSize,
     // Job data (blobs, letter) is purged this many days after completion or cancellation; a draft
     // without activity for DRAFT days is cancelled (then purged on the same rule).
@@ -167,7 +168,7 @@ const schema = z
       schedules: {
         auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON,
         pendingUploads: env.RETENTION_PENDING_UPLOADS_CRON, expiredCredentials: env.RETENTION_CREDENTIALS_CRON,
-        abandonedDrafts: env.RETENTION_DRAFTS_CRON, jobPurge: env.RETENTION_JOB_PURGE_CRON,
+        abandonedDrafts: env.RETENTION_DRAFTS_CRON, jobPurge: env.RETENTION_JOB_PURGE_CRON, dataRequests: env.RETENTION_DATA_REQUESTS_CRON,
       },
       retention: {
         batchSize: env.RETENTION_BATCH_SIZE, auditYears: env.AUDIT_RETENTION_YEARS,

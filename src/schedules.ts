@@ -18,7 +18,6 @@ import { sweepPendingUploads } from "./retention/pending-uploads.ts";
 import { BUILD_DATA_EXPORT, buildDataExport, sweepDataRequests } from "./retention/requests.ts";
 
 /** Hourly: exports past their 7 days are purged, deletions that fell due are processed. */
-const DATA_REQUESTS_CRON = "23 * * * *";
 
 export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }): ScheduledTask[] {
   const { config, db, blob } = deps;
@@ -30,7 +29,7 @@ export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }
     // retention needs the owner and runs only from `bun run sweep`, never here.
     { name: "sweep-pending-uploads", cron: config.schedules.pendingUploads, run: () => sweepPendingUploads({ db, blob }, { batchSize }) },
     { name: "sweep-expired-credentials", cron: config.schedules.expiredCredentials, run: () => sweepExpiredCredentials({ db }, { batchSize }) },
-    { name: "sweep-data-requests", cron: DATA_REQUESTS_CRON, run: () => sweepDataRequests({ db, blob }, { batchSize }) },
+    { name: "sweep-data-requests", cron: config.schedules.dataRequests, run: () => sweepDataRequests({ db, blob }, { batchSize }) },
     { name: "sweep-abandoned-drafts", cron: config.schedules.abandonedDrafts, run: () => sweepAbandonedDrafts({ db, days: config.retention.draftDays }, { batchSize }) },
     { name: "sweep-job-purge", cron: config.schedules.jobPurge, run: () => sweepJobPurge({ db, blob, days: config.retention.jobDataDays }, { batchSize }) },
   ];

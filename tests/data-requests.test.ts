@@ -205,6 +205,10 @@ describe("deletion", () => {
     expect((await client.post("/retention/requests/deletion", { confirmation: TEST_PROFILE.legalName })).status).toBe(303);
     const [r] = await requestsOf(admin.practiceId);
     expect(r).toMatchObject({ kind: "deletion", status: "scheduled", requested_by: admin.userId });
+    // The Data and retention page carries the same section, with the scheduled deletion and its withdraw button.
+    const retention = await (await client.get("/retention")).text();
+    expect(retention).toContain('id="data-requests"');
+    expect(retention).toContain(`/retention/requests/${r!.id}/withdraw`);
     expect(Math.round((new Date(r!.due_at).getTime() - new Date(r!.requested_at).getTime()) / DAY)).toBe(DELETION_DAYS);
     expect((await client.post("/retention/requests/deletion", { confirmation: TEST_PROFILE.legalName })).status).toBe(409);
     expect((await client.post(`/retention/requests/${r!.id}/withdraw`, {})).status).toBe(303);

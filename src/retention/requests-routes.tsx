@@ -12,7 +12,7 @@ import { requestMeta } from "../http/request-context.ts";
 import type { BlobStore } from "../platform/blob.ts";
 import type { Db } from "../platform/db.ts";
 import type { WorkSender } from "../platform/queue.ts";
-import { DataRequestsPage, type DataRequestRow } from "../../views/retention/requests.tsx";
+import { DataRequestsPage, type DataRequestRow, DataRequestsSection } from "../../views/retention/requests.tsx";
 import {
   DataRequestError, downloadPath, openDownload, requestDeletion, requestExport, type RequestActor, requestsOverview, withdrawDeletion,
 } from "./requests.ts";
@@ -29,24 +29,31 @@ const NOTICES: Record<string, string> = {
 
 export type DataRequestDeps = { db: Db; blob: BlobStore; config: Config; queue?: WorkSender };
 
+const actorOf = (c: Context<HonoEnv>): RequestActor => ({ userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId });
+
+/** What the data-requests section shows this member (also embedded in the /retention page). */
+export async function dataRequestsProps(deps: DataRequestDeps, c: Context<HonoEnv>) {
+  const actor = actorOf(c);
+  const o = await requestsOverview(deps, actor);
+  const rows: DataRequestRow[] = o.requests.map((r) => ({
+    id: r.id, kind: r.kind, status: r.status, requestedBy: r.requesterName, requestedAtUtc: new Date(r.requested_at).toISOString(),
+    dueAtUtc: r.due_at ? new Date(r.due_at).toISOString() : null, processedAtUtc: r.processed_at ? new Date(r.processed_at).toISOString() : null,
+    expiresAtUtc: r.expires_at ? new Date(r.expires_at).toISOString() : null, sha256: r.sha256,
+    downloadHref: (r.kind === "export" && r.status === "ready" && r.requested_by === actor.userId && o.canManage) || (r.kind === "deletion" && r.status === "completed" && r.blob_name)
+      ? downloadPath(deps.config, actor, r) : null,
+    canWithdraw: o.canManage && r.kind === "deletion" && r.status === "scheduled",
+  }));
+  return { practiceName: o.practiceName, practiceStatus: o.practiceStatus, confirmationName: o.confirmationName, canManage: o.canManage, rows };
+}
+
 export function dataRequestRoutes(deps: DataRequestDeps) {
   const app = new Hono<HonoEnv>();
-  const actorOf = (c: Context<HonoEnv>): RequestActor => ({ userId: c.get("session")!.user_id, practiceId: c.get("membership")!.practiceId });
 
   async function page(c: Context<HonoEnv>, extra: { notice?: string; error?: string; status?: number } = {}) {
-    const actor = actorOf(c);
-    const o = await requestsOverview(deps, actor);
-    const rows: DataRequestRow[] = o.requests.map((r) => ({
-      id: r.id, kind: r.kind, status: r.status, requestedBy: r.requesterName, requestedAtUtc: new Date(r.requested_at).toISOString(),
-      dueAtUtc: r.due_at ? new Date(r.due_at).toISOString() : null, processedAtUtc: r.processed_at ? new Date(r.processed_at).toISOString() : null,
-      expiresAtUtc: r.expires_at ? new Date(r.expires_at).toISOString() : null, sha256: r.sha256,
-      downloadHref: (r.kind === "export" && r.status === "ready" && r.requested_by === actor.userId && o.canManage) || (r.kind === "deletion" && r.status === "completed" && r.blob_name)
-        ? downloadPath(deps.config, actor, r) : null,
-      canWithdraw: o.canManage && r.kind === "deletion" && r.status === "scheduled",
-    }));
+    const props = await dataRequestsProps(deps, c);
     return render(c, {
       title: "Data requests", status: extra.status,
-      page: <DataRequestsPage practiceName={o.practiceName} practiceStatus={o.practiceStatus} confirmationName={o.confirmationName} canManage={o.canManage} rows={rows} notice={extra.notice} error={extra.error} />,
+      page: <DataRequestsPage {...props} notice={extra.notice} error={extra.error} />,
     });
   }
 
@@ -106,4 +113,9 @@ export function dataRequestRoutes(deps: DataRequestDeps) {
   });
 
   return app;
+}
+
+/** The section as the /retention page embeds it. */
+export async function dataRequestsSection(deps: DataRequestDeps, c: Context<HonoEnv>) {
+  return <DataRequestsSection {...(await dataRequestsProps(deps, c))} />;
 }
