@@ -7,7 +7,7 @@ import { createJob } from "../src/jobs/service.ts";
 import { decryptField, sha256Hex } from "../src/platform/crypto.ts";
 import type { Job } from "../src/platform/schema.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { makeSignedPractice } from "./support/baa.ts";
+import { makeSignedPractice, signedTeams } from "./support/baa.ts";
 import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
 
@@ -19,10 +19,7 @@ let otherAdmin: Member;
 
 beforeAll(async () => {
   t = await createTestApp();
-  admin = await makeSignedPractice(t, "Harbor Pediatrics");
-  staff = await makePerson(t, { practiceId: admin.practiceId, role: "staff" });
-  auditor = await makePerson(t, { practiceId: admin.practiceId, role: "auditor" });
-  otherAdmin = await makeSignedPractice(t, "Other Clinic");
+  ({ admin, staff, auditor, otherAdmin } = await signedTeams(t, "Harbor Pediatrics"));
 });
 afterAll(() => t.close());
 

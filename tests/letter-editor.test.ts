@@ -8,7 +8,7 @@ import { sql } from "kysely";
 import { decryptField, sha256Hex } from "../src/platform/crypto.ts";
 import { withTenant } from "../src/platform/db.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { makeSignedPractice } from "./support/baa.ts";
+import { makeSignedPractice, signedTeams } from "./support/baa.ts";
 import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
 
@@ -20,10 +20,7 @@ let otherAdmin: Member;
 
 beforeAll(async () => {
   t = await createTestApp();
-  admin = await makeSignedPractice(t, "Harbor Pediatrics");
-  staff = await makePerson(t, { practiceId: admin.practiceId, role: "staff" });
-  auditor = await makePerson(t, { practiceId: admin.practiceId, role: "auditor" });
-  otherAdmin = await makeSignedPractice(t, "Other Clinic");
+  ({ admin, staff, auditor, otherAdmin } = await signedTeams(t, "Harbor Pediatrics"));
 });
 afterAll(() => t.close());
 

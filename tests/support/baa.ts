@@ -28,3 +28,12 @@ export async function makeSignedPractice(t: TestApp, practiceName = "Signed Prac
   await signCurrentBaa(t, admin);
   return admin;
 }
+
+/** A signed practice with its admin, a staff member and an auditor, and a second signed practice. */
+export async function signedTeams(t: TestApp, practiceName: string) {
+  const admin = await makeSignedPractice(t, practiceName);
+  const staff = await makePerson(t, { practiceId: admin.practiceId, role: "staff" });
+  const auditor = await makePerson(t, { practiceId: admin.practiceId, role: "auditor" });
+  const otherAdmin = await makeSignedPractice(t, "Other Clinic");
+  return { admin, staff, auditor, otherAdmin };
+}
