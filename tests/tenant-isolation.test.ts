@@ -88,6 +88,8 @@ describe("row-level security", () => {
     "sessions.sessions_owner": "sessions belong to a user, found by user or by token hash",
     "invitations.invitations_link_holder": "the invitee holds only the link's token hash",
     "invitations.invitations_invitee": "Clerk mode: the invitations addressed to a verified token's email",
+    "incident_reports.incident_reports_without_practice": "an incident report by someone with no practice (practice_id IS NULL): only its reporter, outside any tenant",
+    "incident_reports.incident_reports_operator_read": "platform operators read every incident report, outside any tenant (SELECT only)",
   };
 
   test("every other policy on a practice table ties rows to the tenant in USING and WITH CHECK", async () => {
