@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import type { HonoEnv } from "./context.ts";
 import { healthRoutes } from "./health/routes.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.tsx";
+import { createRequestMetrics, metricsRoutes, requestMetrics } from "./http/metrics.ts";
 import { render } from "./http/render.tsx";
 import { requestContext } from "./http/request-context.ts";
 import { requestLogger } from "./http/request-logger.ts";
@@ -46,6 +47,9 @@ export function createApp(deps: AppDeps) {
   const { config } = deps;
   const app = new Hono<HonoEnv>();
 
+  // 0. Request metrics for GET /metrics: counts by method, route pattern and status, and latency.
+  const metrics = createRequestMetrics();
+  app.use(requestMetrics(metrics));
   // 1. Request id, client IP (proxy headers only with TRUST_PROXY) and a per-request logger.
   app.use(requestContext({ logger: deps.logger, trustProxy: config.trustProxy }));
   // 2. One log line per request: method, path, status, time; never bodies or query strings.
@@ -79,6 +83,7 @@ export function createApp(deps: AppDeps) {
   // Routes.
   const auth = { db: deps.db, config, mailer: deps.mailer, logger: deps.logger };
   app.route("/", healthRoutes({ db: deps.db, blob: deps.blob }));
+  app.route("/", metricsRoutes({ db: deps.db, metrics, token: config.metrics.token }));
   app.get("/", (c) => render(c, { title: "Patient letters, mailed safely", page: <LandingPage /> }));
   // Clerk mode: its GET /login wins; the local-only paths (sign-up, password, e-mail confirmation)
   // answer 404 there, and two-step sign-in is Clerk's, so our TOTP routes are not mounted.

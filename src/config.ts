@@ -66,6 +66,11 @@ const schema = z
       .default("phi"),
     HMAC_KEYS: keyRing(32),
     ENCRYPTION_KEYS: keyRing(32),
+    // GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is 404.
+    // An empty value counts as unset.
+    METRICS_TOKEN: z.preprocess((v) => (v === "" ? undefined : v), z.string().regex(/^[A-Za-z0-9._~+\/=-]{32,256}$/, "must be 32-256 characters of A-Z a-z 0-9 . _ ~ + / = - (generate one with: openssl rand -base64 32)").optional()),
+    // On SIGTERM the server finishes in-flight requests and running background jobs for at most this long.
+    SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(25),
     SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
     MAIL_FROM: z.string().min(3).default("PatientLetterHub <no-reply@localhost>"),
     MAIL_DIR: z.string().min(1).default(".data/mail"),
@@ -155,6 +160,8 @@ const schema = z
         container: env.AZURE_STORAGE_CONTAINER,
       },
       keys: { hmac: env.HMAC_KEYS, encryption: env.ENCRYPTION_KEYS },
+      metrics: { token: env.METRICS_TOKEN ?? null },
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
       uploads: {
         maxCsvBytes: env.UPLOAD_MAX_CSV_BYTES,
         maxImageBytes: env.UPLOAD_MAX_IMAGE_BYTES,

@@ -41,6 +41,9 @@ const MATRIX: Record<string, Row> = {
   "GET /": { path: "/", expect: all(200) },
   "GET /healthz": { path: "/healthz", expect: all(200) },
   "GET /readyz": { path: "/readyz", expect: all(200) },
+  // Operations metrics need METRICS_TOKEN as a bearer token, never a session; this app has no token
+  // configured, so the endpoint does not exist for anyone (tests/metrics.test.ts: with a token, 401 without it).
+  "GET /metrics": { path: "/metrics", expect: all(404) },
   "ALL /static/*": { path: "/static/styles.css", expect: all(200) },
   "GET /signup": { path: "/signup", expect: all(200) },
   "POST /signup": { method: "POST", path: "/signup", body: {}, expect: all(422) },

@@ -165,3 +165,23 @@ export function createQueue(options: {
     },
   };
 }
+
+/** Work waiting or running: pg-boss's states before a job ends (created = waiting, retry = waiting to retry). */
+export const QUEUE_DEPTH_STATES = ["created", "retry", "active"] as const;
+export type QueueDepth = { queue: string; state: (typeof QUEUE_DEPTH_STATES)[number]; jobs: number };
+
+/**
+ * How many jobs each queue holds per state, counted now (for /metrics). Read-only; every queue
+ * appears, with 0 when it is empty, so a series does not vanish between scrapes. pg-boss's own
+ * counters on its queue table are refreshed only by its monitor, which a send-only process never runs.
+ */
+export async function queueDepths(db: Kysely<any>): Promise<QueueDepth[]> {
+  const { rows } = await sql<{ queue: string; state: QueueDepth["state"]; jobs: string }>`
+    SELECT q.name AS queue, s.state::text AS state, count(j.id)::text AS jobs
+    FROM ${sql.table(`${QUEUE_SCHEMA}.queue`)} q
+    CROSS JOIN unnest(${sql.lit(`{${QUEUE_DEPTH_STATES.join(",")}}`)}::${sql.raw(QUEUE_SCHEMA)}.job_state[]) AS s(state)
+    LEFT JOIN ${sql.table(`${QUEUE_SCHEMA}.job`)} j ON j.name = q.name AND j.state = s.state
+    GROUP BY q.name, s.state
+    ORDER BY q.name, s.state`.execute(db);
+  return rows.map((r) => ({ queue: r.queue, state: r.state, jobs: Number(r.jobs) }));
+}
