@@ -41,32 +41,78 @@ export function formatRecoveryCode(raw: string): string {
   return raw.toLowerCase().replace(/[^a-z0-9]/g, "");
 }
 
+/** What an authenticator app needs for a base32 secret: the otpauth URI, its QR code, the key spaced for typing. */
+export async function totpSetup(user: Pick<User, "email">, secretBase32: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
+  const uri = totpFor(user, Secret.fromBase32(secretBase32)).toString();
+  const qrSvg = await QRCode.toString(uri, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+  return { secret: secretBase32.replace(/(.{4})/g, "$1 ").trim(), uri, qrSvg };
+}
+
+/** A fresh random TOTP secret (base32, 160 bits). */
+export const newTotpSecret = (): string => new Secret({ size: 20 }).base32;
+
+/** users.totp_secret's ciphertext for a base32 secret (the row's id is authenticated with it). */
+export const encryptTotpSecret = (deps: Pick<AuthDeps, "config">, userId: string, secretBase32: string): string =>
+  encryptField(deps.config.keys.encryption, secretBase32, secretContext(userId));
+
 /** A pending secret for a user who has not finished enrolling (kept across page reloads). */
 export async function enrolmentDetails(deps: AuthDeps, user: User): Promise<{ secret: string; uri: string; qrSvg: string }> {
   let secretBase32: string;
   if (user.totp_secret && !user.totp_enabled_at) {
     secretBase32 = decryptField(deps.config.keys.encryption, user.totp_secret, secretContext(user.id));
   } else {
-    secretBase32 = new Secret({ size: 20 }).base32;
-    const encrypted = encryptField(deps.config.keys.encryption, secretBase32, secretContext(user.id));
+    secretBase32 = newTotpSecret();
+    const encrypted = encryptTotpSecret(deps, user.id, secretBase32);
     await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) =>
       tx.updateTable("users").set({ totp_secret: encrypted, totp_enabled_at: null, totp_last_step: null }).where("id", "=", user.id).execute(),
     );
   }
-  const uri = totpFor(user, Secret.fromBase32(secretBase32)).toString();
-  const qrSvg = await QRCode.toString(uri, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
-  return { secret: secretBase32.replace(/(.{4})/g, "$1 ").trim(), uri, qrSvg };
+  return totpSetup(user, secretBase32);
+}
+
+/** The time step a code matches for a base32 secret, if it is valid now and newer than lastStep. */
+export function matchingStep(user: Pick<User, "email">, secretBase32: string, code: string, lastStep: string | number | null): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  const delta = totpFor(user, Secret.fromBase32(secretBase32)).validate({ token: code, window: 1 });
+  if (delta === null) return null;
+  const step = Math.floor(Date.now() / 30_000) + delta;
+  if (lastStep !== null && step <= Number(lastStep)) return null; // replayed
+  return step;
 }
 
 /** The time step a code matches, if it is valid now and newer than the last one accepted. */
 function acceptedStep(deps: AuthDeps, user: User, code: string): number | null {
-  if (!user.totp_secret || !/^\d{6}$/.test(code)) return null;
-  const secret = Secret.fromBase32(decryptField(deps.config.keys.encryption, user.totp_secret, secretContext(user.id)));
-  const delta = totpFor(user, secret).validate({ token: code, window: 1 });
-  if (delta === null) return null;
-  const step = Math.floor(Date.now() / 30_000) + delta;
-  if (user.totp_last_step !== null && step <= Number(user.totp_last_step)) return null; // replayed
-  return step;
+  if (!user.totp_secret) return null;
+  return matchingStep(user, decryptField(deps.config.keys.encryption, user.totp_secret, secretContext(user.id)), code, user.totp_last_step);
+}
+
+/** New recovery codes replace every earlier one of the user (inside the caller's transaction); returns them, to show once. */
+export async function issueRecoveryCodes(tx: Tx, deps: Pick<AuthDeps, "config">, userId: string): Promise<string[]> {
+  const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+  await tx.deleteFrom("user_recovery_codes").where("user_id", "=", userId).execute();
+  await tx.insertInto("user_recovery_codes").values(codes.map((c) => ({ user_id: userId, code_hash: recoveryCodeHashes(deps.config.keys.hmac, c)[0]! }))).execute();
+  return codes;
+}
+
+/**
+ * Uses up a fresh second factor inside the caller's transaction: a TOTP code newer than the last one
+ * accepted, or an unused recovery code. Null when neither matches (or another request used it first).
+ */
+export async function consumeSecondFactor(tx: Tx, deps: AuthDeps, user: User, input: string): Promise<"totp" | "recovery_code" | null> {
+  const code = input.replace(/\s/g, "");
+  const step = acceptedStep(deps, user, code);
+  if (step !== null) {
+    // The WHERE makes concurrent use of one code impossible: only one update can win.
+    const won = await tx.updateTable("users").set({ totp_last_step: String(step) }).where("id", "=", user.id)
+      .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", String(step))])).executeTakeFirst();
+    return won.numUpdatedRows === 1n ? "totp" : null;
+  }
+  if (/^[a-z0-9-]{12,14}$/i.test(code)) {
+    const used = await tx.updateTable("user_recovery_codes").set({ used_at: sql`now()` })
+      .where("user_id", "=", user.id).where("code_hash", "in", recoveryCodeHashes(deps.config.keys.hmac, code)).where("used_at", "is", null).executeTakeFirst();
+    if (used.numUpdatedRows === 1n) return "recovery_code";
+  }
+  return null;
 }
 
 /** Replaces the session with a fresh token that has passed MFA (old token dies). */
@@ -86,7 +132,7 @@ async function refuse(deps: AuthDeps, user: User, session: Session, action: "mfa
 }
 
 /** Counts this code attempt before it is checked (parallel guesses cannot pass the limit). */
-async function claim(deps: AuthDeps, user: User): Promise<boolean> {
+export async function claim(deps: AuthDeps, user: User): Promise<boolean> {
   const result = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id }, (tx) => claimAttempt(tx, mfaKey(user.id), MFA_LIMIT));
   return result.allowed;
 }
@@ -102,14 +148,12 @@ export async function confirmEnrolment(deps: AuthDeps, user: User, session: Sess
     await refuse(deps, user, session, "mfa.enrol.failed", "invalid", request);
     return { ok: false, reason: "invalid" };
   }
-  const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
   return withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
     // Only one of two concurrent confirmations may enable MFA and issue recovery codes.
     const enabled = await tx.updateTable("users").set({ totp_enabled_at: sql`now()`, totp_last_step: String(step), updated_at: sql`now()` })
       .where("id", "=", user.id).where("totp_enabled_at", "is", null).executeTakeFirst();
     if (enabled.numUpdatedRows !== 1n) return { ok: false, reason: "invalid" } as const;
-    await tx.deleteFrom("user_recovery_codes").where("user_id", "=", user.id).execute();
-    await tx.insertInto("user_recovery_codes").values(recoveryCodes.map((c) => ({ user_id: user.id, code_hash: recoveryCodeHashes(deps.config.keys.hmac, c)[0]! }))).execute();
+    const recoveryCodes = await issueRecoveryCodes(tx, deps, user.id);
     await clearFailures(tx, mfaKey(user.id));
     const { token } = await rotateToVerified(tx, deps, session, request);
     await recordAudit(tx, { practiceId: session.practice_id, actor: { type: "user", id: user.id }, action: "mfa.enrolled", target: { type: "user", id: user.id }, details: { recovery_codes: RECOVERY_CODES }, request });
@@ -124,20 +168,8 @@ export async function verifySecondFactor(deps: AuthDeps, user: User, session: Se
     await refuse(deps, user, session, "mfa.verify.failed", "locked", request);
     return { ok: false, reason: "locked" };
   }
-  const code = input.replace(/\s/g, "");
-  const step = acceptedStep(deps, user, code);
   const result = await withContext(deps.db, { actor: `user:${user.id}`, userId: user.id, practiceId: session.practice_id }, async (tx) => {
-    let method: "totp" | "recovery_code" | null = null;
-    if (step !== null) {
-      // The WHERE makes concurrent use of one code impossible: only one update can win.
-      const won = await tx.updateTable("users").set({ totp_last_step: String(step) }).where("id", "=", user.id)
-        .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", String(step))])).executeTakeFirst();
-      if (won.numUpdatedRows === 1n) method = "totp";
-    } else if (/^[a-z0-9-]{12,14}$/i.test(code)) {
-      const used = await tx.updateTable("user_recovery_codes").set({ used_at: sql`now()` })
-        .where("user_id", "=", user.id).where("code_hash", "in", recoveryCodeHashes(deps.config.keys.hmac, code)).where("used_at", "is", null).executeTakeFirst();
-      if (used.numUpdatedRows === 1n) method = "recovery_code";
-    }
+    const method = await consumeSecondFactor(tx, deps, user, input);
     if (!method) return null;
     await clearFailures(tx, mfaKey(user.id));
     const { token } = await rotateToVerified(tx, deps, session, request);

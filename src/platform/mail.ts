@@ -8,11 +8,54 @@ import nodemailer from "nodemailer";
 import { parseHeaderValue } from "nodemailer/lib/mime-funcs";
 import { parseConnectionUrl } from "nodemailer/lib/shared";
 
-export type MailMessage = { to: string; subject: string; text: string; html?: string; headers?: Record<string, string> };
+// Every message is either a service email (security, proofs, jobs, data requests, invitations: always
+// sent) or one of the non-essential categories a person may turn off. The mailer is the one path
+// all mail takes, so it is where preferences are honoured: a non-essential message names its user,
+// is skipped when that user opted out, and carries a signed one-click unsubscribe link with the
+// RFC 8058 headers; every message carries a link to the preferences page (see MailAudience).
+
+/** The non-essential categories, each of which a person may turn off (src/account/preferences.ts). */
+export const NON_ESSENTIAL_CATEGORIES = ["product_news", "job_summary"] as const;
+export type NonEssentialCategory = (typeof NON_ESSENTIAL_CATEGORIES)[number];
+export type MailCategory = "service" | NonEssentialCategory;
+
+type MailContent = { to: string; subject: string; text: string; html?: string; headers?: Record<string, string> };
+/**
+ * A service email: always sent, whatever the recipient's preferences (it may go to someone without an
+ * account). Builders say `category: "service"`; a message that says nothing is a service email, so a
+ * security notice can never be silenced by a forgotten field (non-essential mail must name its user).
+ */
+export type ServiceMail = MailContent & { category?: "service" };
+/** A non-essential email: for one user, who may have turned its category off. */
+export type NonEssentialMail = MailContent & { category: NonEssentialCategory; userId: string };
+export type MailMessage = ServiceMail | NonEssentialMail;
+
+export function isNonEssential(message: MailMessage): message is NonEssentialMail {
+  return message.category !== undefined && message.category !== "service";
+}
+
+/** "skipped": a non-essential message whose recipient opted out (or no longer has an active account). */
+export type MailOutcome = "sent" | "skipped";
 
 export type Mailer = {
-  send(message: MailMessage): Promise<void>;
+  send(message: MailMessage): Promise<MailOutcome>;
   readonly mode: "smtp" | "files";
+};
+
+/**
+ * What the mailer needs to honour preferences; built from the database and config by
+ * src/account/preferences.ts (mailAudience). Without one, the mailer sends service mail without the
+ * footer and refuses non-essential mail outright: it cannot tell whether the person wants it.
+ */
+export type MailAudience = {
+  /** Whether the user currently wants this category (false for an unknown or deactivated user). */
+  wants(userId: string, category: NonEssentialCategory): Promise<boolean>;
+  /** The signed one-click unsubscribe URL (https:// in production) for this user and category. */
+  unsubscribeUrl(userId: string, category: NonEssentialCategory): string;
+  /** The page where a signed-in person chooses what they receive. */
+  preferencesUrl: string;
+  /** How the footer names a category ("product news"). */
+  categoryLabel(category: NonEssentialCategory): string;
 };
 
 export type MailSettings = { smtpUrl?: string; from: string; dir: string };
@@ -21,7 +64,8 @@ export type MailSettings = { smtpUrl?: string; from: string; dir: string };
 const DEV_MAIL_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-[a-z0-9]{6}$/;
 const RANDOM_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 // Addressing comes from the message fields and the configured sender, never from extra headers.
-const RESERVED_HEADERS = new Set(["from", "sender", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "return-path"]);
+// The unsubscribe headers are the mailer's own (signed per user): a caller cannot set them.
+const RESERVED_HEADERS = new Set(["from", "sender", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "return-path", "list-unsubscribe", "list-unsubscribe-post"]);
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "[::1]", "localhost"]);
 
@@ -70,22 +114,73 @@ function randomSuffix(): string {
   return out;
 }
 
-export function createMailer(settings: MailSettings, options: { allowPlainSmtpForTests?: boolean } = {}): Mailer {
-  const envelope = (message: MailMessage) => ({
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** The message as it goes out: the footer appended to each body, and the unsubscribe headers. */
+type Outgoing = MailContent & { extraHeaders: Record<string, string> };
+
+function withFooter(message: MailMessage, audience: MailAudience | undefined): Outgoing {
+  if (!audience) return { ...message, extraHeaders: {} };
+  const lines: string[] = [];
+  const extraHeaders: Record<string, string> = {};
+  if (!isNonEssential(message)) {
+    lines.push(
+      "This is a service email about your account, your practice's work or security. It is sent whatever your email preferences.",
+      `Choose which other emails you receive: ${audience.preferencesUrl}`,
+    );
+  } else {
+    const unsubscribe = audience.unsubscribeUrl(message.userId, message.category);
+    lines.push(
+      `You receive ${audience.categoryLabel(message.category)} because your email preferences allow it.`,
+      `Unsubscribe with one click: ${unsubscribe}`,
+      `Choose which emails you receive: ${audience.preferencesUrl}`,
+    );
+    // RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to the URL, no sign-in needed.
+    extraHeaders["List-Unsubscribe"] = `<${unsubscribe}>`;
+    extraHeaders["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
+  }
+  const footerHtml = lines.map((line) => `<p>${escapeHtml(line)}</p>`).join("");
+  return {
+    ...message,
+    text: `${message.text}\n\n-- \n${lines.join("\n")}\n`,
+    html: message.html === undefined ? undefined : `${message.html}<hr>${footerHtml}`,
+    extraHeaders,
+  };
+}
+
+export type MailerOptions = { allowPlainSmtpForTests?: boolean; audience?: MailAudience };
+
+export function createMailer(settings: MailSettings, options: MailerOptions = {}): Mailer {
+  const envelope = (message: Outgoing) => ({
     from: settings.from,
     to: message.to,
     subject: message.subject,
     text: message.text,
     html: message.html,
-    headers: checkedHeaders(message.headers),
+    headers: { ...checkedHeaders(message.headers), ...message.extraHeaders },
   });
+  /** The message to send, or null when its recipient does not want it. */
+  async function prepare(message: MailMessage): Promise<Outgoing | null> {
+    checkedHeaders(message.headers);
+    if (isNonEssential(message)) {
+      // Checked at run time too: a category from elsewhere (a job payload) must be one we know.
+      if (!(NON_ESSENTIAL_CATEGORIES as readonly string[]).includes(message.category)) throw new Error(`unknown mail category "${String(message.category)}"`);
+      if (!options.audience) throw new Error("non-essential mail needs the mailer's audience (preferences); none was given");
+      if (!/^[0-9a-f-]{36}$/i.test(message.userId ?? "")) throw new Error("non-essential mail must name its recipient's user id");
+      if (!(await options.audience.wants(message.userId, message.category))) return null;
+    }
+    return withFooter(message, options.audience);
+  }
 
   if (settings.smtpUrl) {
     const transport = nodemailer.createTransport(smtpOptions(settings.smtpUrl, options.allowPlainSmtpForTests === true));
     return {
       mode: "smtp",
       async send(message) {
-        await transport.sendMail(envelope(message));
+        const outgoing = await prepare(message);
+        if (!outgoing) return "skipped";
+        await transport.sendMail(envelope(outgoing));
+        return "sent";
       },
     };
   }
@@ -102,14 +197,17 @@ export function createMailer(settings: MailSettings, options: { allowPlainSmtpFo
   return {
     mode: "files",
     async send(message) {
+      const outgoing = await prepare(message);
+      if (!outgoing) return "skipped";
       const ms = Math.max(Date.now(), lastMs + 1);
       lastMs = ms;
       const date = new Date(ms);
-      const info = await transport.sendMail({ ...envelope(message), date });
+      const info = await transport.sendMail({ ...envelope(outgoing), date });
       const id = `${date.toISOString().replace(/:/g, "-")}-${randomSuffix()}`;
       // Dev mail holds sign-in and reset links: readable by this user only.
       await fs.mkdir(settings.dir, { recursive: true, mode: 0o700 });
       await fs.writeFile(path.join(settings.dir, `${id}.eml`), info.message as Buffer, { mode: 0o600, flag: "wx" });
+      return "sent";
     },
   };
 }
@@ -263,6 +361,12 @@ export async function listDevMail(dir: string): Promise<DevMailSummary[]> {
     }),
   );
   return summaries.filter((s): s is DevMailSummary => s !== null);
+}
+
+/** One header of a message written in files mode (decoded, folding removed), or null. */
+export async function readDevMailHeader(dir: string, id: string, name: string): Promise<string | null> {
+  const part = await readPart(dir, id);
+  return part?.headers.has(name.toLowerCase()) ? headerText(part, name.toLowerCase()) : null;
 }
 
 /** One message written in files mode, or null when the id is unknown or not a mail id (no paths). */

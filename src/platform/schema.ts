@@ -323,11 +323,29 @@ export interface SessionsTable {
 export interface EmailTokensTable {
   id: Generated<string>;
   user_id: string;
-  purpose: "verify_email" | "reset_password";
+  purpose: "verify_email" | "reset_password" | "change_email";
   token_hash: string;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
   created_at: Timestamp;
+  /** The address a 'change_email' link confirms (migration 202611232510); null for other purposes. */
+  new_email: ColumnType<string | null, string | null | undefined, never>;
+}
+
+/** A user's choice for one non-essential email category; no row means the category's default. */
+export interface EmailPreferencesTable {
+  user_id: string;
+  category: "product_news" | "job_summary";
+  subscribed: boolean;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** A new authenticator being set up from account settings (encrypted secret), until it proves itself. */
+export interface TotpReenrolmentsTable {
+  user_id: string;
+  secret: string;
+  expires_at: Timestamp;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
 export interface AuthThrottleTable {
@@ -418,6 +436,8 @@ export interface Database {
   memberships: MembershipsTable;
   sessions: SessionsTable;
   email_tokens: EmailTokensTable;
+  email_preferences: EmailPreferencesTable;
+  totp_reenrolments: TotpReenrolmentsTable;
   auth_throttle: AuthThrottleTable;
   upload_url_throttle: UploadUrlThrottleTable;
 }
