@@ -280,6 +280,13 @@ export function loadRetentionSettings(env: Record<string, string | undefined> = 
   return { batchSize: parsed.data.RETENTION_BATCH_SIZE, auditYears: parsed.data.AUDIT_RETENTION_YEARS };
 }
 
+/** `bun run keys:reencrypt` (as the owner, no app settings needed): the column-encryption key ring alone. */
+export function loadEncryptionKeys(env: Record<string, string | undefined> = process.env): readonly { id: string; key: Buffer }[] {
+  const parsed = z.object({ ENCRYPTION_KEYS: keyRing(32) }).safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  return parsed.data.ENCRYPTION_KEYS;
+}
+
 /** `bun run storage:setup`: the Blob settings, the container, and the app origin the CORS rule allows. */
 export function loadStorageSetupSettings(env: Record<string, string | undefined> = process.env) {
   const parsed = z
