@@ -11,7 +11,7 @@ import { attestationStatement } from "../src/jobs/attestation.ts";
 import { attestJob, createJob, saveLetter } from "../src/jobs/service.ts";
 import { saveTemplateFromJob } from "../src/jobs/templates.ts";
 import { decryptField, encryptField, type KeyRing } from "../src/platform/crypto.ts";
-import { ENCRYPTED_COLUMNS } from "../scripts/keys-reencrypt.ts";
+import { ENCRYPTED_COLUMNS } from "../src/keys/reencrypt.ts";
 import { createTestApp, randomKeyRing, type TestApp } from "./support/app.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { actorOf } from "./support/jobs.ts";
