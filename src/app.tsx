@@ -19,6 +19,7 @@ import type { Logger } from "./platform/log.ts";
 import type { Mailer } from "./platform/mail.ts";
 import type { WorkSender } from "./platform/queue.ts";
 import { accountRoutes } from "./auth/account-routes.tsx";
+import { accountSettingsRoutes } from "./account/routes.tsx";
 import { authRoutes } from "./auth/routes.tsx";
 import { clerkContentSecurity, clerkFrontend } from "./auth/clerk.ts";
 import { clerkRoutes } from "./auth/clerk-routes.tsx";
@@ -64,7 +65,12 @@ export function createApp(deps: AppDeps) {
   app.use("/static/*", serveStatic({ root: PUBLIC_DIR, rewriteRequestPath: (p) => p.replace(/^\/static/, "") }));
   // 5. CSRF: an unsafe method must come from our own origin (Origin or Sec-Fetch-Site); SameSite
   //    cookies are the second layer. Cross-site form posts get 403.
-  app.use(csrf({ origin: config.appOrigin }));
+  //    Except one-click unsubscribe (RFC 8058): mail providers POST it from their own servers, and
+  //    its signed link, not a cookie, is its only authority (account/routes.tsx).
+  const sameOrigin = csrf({ origin: config.appOrigin });
+  app.use(function csrfExceptOneClickUnsubscribe(c, next) {
+    return c.req.path === "/unsubscribe" ? next() : sameOrigin(c, next);
+  });
   // 6. Session: the __Host- cookie's live session and user, if any (guards on routes decide access).
   app.use(sessionLoader({ db: deps.db, config }));
   //    In clerk mode every signed-in page also loads Clerk's script, which keeps its short-lived
@@ -92,6 +98,7 @@ export function createApp(deps: AppDeps) {
   if (config.auth.provider === "local") app.route("/", mfaRoutes(auth));
   app.route("/", practiceRoutes({ db: deps.db }));
   app.route("/", accountRoutes({ db: deps.db, config }));
+  app.route("/", accountSettingsRoutes(auth));
   app.route("/", teamRoutes(auth));
   app.route("/", baaRoutes({ db: deps.db, blob: deps.blob, config }));
   app.route("/", jobRoutes({ db: deps.db, config, queue: deps.queue, blob: deps.blob }));

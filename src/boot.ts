@@ -6,6 +6,7 @@ import { type BlobStore, createBlobStore } from "./platform/blob.ts";
 import { createDb, type Db } from "./platform/db.ts";
 import { createLogger, type Logger } from "./platform/log.ts";
 import { createMailer, type Mailer } from "./platform/mail.ts";
+import { mailAudience } from "./account/preferences.ts";
 import { pendingMigrations } from "./platform/migrator.ts";
 import { createQueue, type Queue } from "./platform/queue.ts";
 import { backgroundWork } from "./schedules.ts";
@@ -34,7 +35,8 @@ export async function boot(who: string): Promise<Booted> {
   } catch (error) {
     fail(`Cannot reach the database: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const mailer = createMailer(config.mail);
+  // The mailer honours each person's email preferences (src/account/preferences.ts).
+  const mailer = createMailer(config.mail, { audience: mailAudience({ db, config }) });
   const work = backgroundWork({ config, db, blob, mailer, logger });
   const queue = createQueue({ url: config.database.url, logger, ...work });
   try {

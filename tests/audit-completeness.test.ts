@@ -16,6 +16,7 @@ import { renderProof } from "../src/proofs/render-proof.ts";
 import { actorOf as jobActorOf, givePrintFile, jobReadyToSubmit, recipientsCsv } from "./support/jobs.ts";
 import { attestationStatement } from "../src/jobs/attestation.ts";
 import { createHash } from "node:crypto";
+import { unsubscribePath } from "../src/account/preferences.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -147,6 +148,48 @@ const SCENARIOS: Record<string, Scenario> = {
     await other.post("/mfa/verify", { code: a.recovery[1]! });
     const { id } = await t.ownerDb.selectFrom("sessions").select("id").where("user_id", "=", a.userId).where("revoked_at", "is", null).orderBy("created_at", "desc").executeTakeFirstOrThrow();
     return { client: a.client, path: `/account/sessions/${id}/revoke`, body: {}, expected: { actions: ["auth.session.revoked"], actorId: a.userId, practiceId: a.practiceId, target: { type: "session", id } } };
+  },
+  // Account settings (src/account): each change of one's own account, and the links that arrive by email.
+  "POST /account/name": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/name", body: { fullName: "Avery Renamed" }, expected: { actions: ["account.name.changed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /account/email": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/email", body: { email: newEmail(), password: PASSWORD }, expected: { actions: ["account.email.change_requested"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /email-change/confirm": async () => {
+    const a = await admin();
+    const to = newEmail();
+    await a.client.post("/account/email", { email: to, password: PASSWORD });
+    const token = await mail(to, /email-change\/confirm\?token=([A-Za-z0-9_-]{43})/);
+    return { client: new Client(t, IP), path: "/email-change/confirm", body: { token }, expected: { actions: ["account.email.changed"], actorId: a.userId, practiceId: null, target: { type: "user", id: a.userId } } };
+  },
+  "POST /account/password": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/password", body: { current: PASSWORD, password: "another long passphrase", confirm: "another long passphrase" }, expected: { actions: ["account.password.changed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /account/two-step/reenrol": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/two-step/reenrol", body: { code: a.recovery[0]! }, expected: { actions: ["account.mfa.reenrol_started"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /account/two-step/reenrol/confirm": async () => {
+    const a = await admin();
+    const page = await (await a.client.post("/account/two-step/reenrol", { code: a.recovery[0]! })).text();
+    const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(page)![1]!.replace(/ /g, "");
+    return { client: a.client, path: "/account/two-step/reenrol/confirm", body: { code: new TOTP({ secret: Secret.fromBase32(secret) }).generate() }, expected: { actions: ["account.mfa.reenrolled"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /account/two-step/recovery-codes": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/two-step/recovery-codes", body: { code: a.recovery[0]! }, expected: { actions: ["account.mfa.recovery_codes_regenerated"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /account/preferences": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/preferences", body: { product_news: "on" }, expected: { actions: ["account.preferences.changed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "POST /unsubscribe": async () => {
+    const a = await admin();
+    return { client: new Client(t, IP), path: unsubscribePath(t.config, a.userId, "job_summary"), body: { "List-Unsubscribe": "One-Click" }, expected: { actions: ["account.unsubscribed"], actorId: a.userId, practiceId: null, target: { type: "user", id: a.userId } } };
   },
   "POST /team/invitations": async () => {
     const a = await admin();
@@ -449,6 +492,16 @@ const REFUSALS: Record<string, Scenario> = {
     const { m, job } = await draftJob();
     await t.ownerDb.updateTable("jobs").set({ status: "submitted" }).where("id", "=", job.id).execute();
     return { client: m.client, path: `/jobs/${job.id}/details`, body: JOB_DETAILS, expected: { actions: ["job.updated"], outcome: "denied", actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "account change with a wrong current password": async () => {
+    const a = await admin();
+    return { client: a.client, path: "/account/password", body: { current: "not the password", password: "another long passphrase", confirm: "another long passphrase" }, expected: { actions: ["account.reauth.failed"], outcome: "denied", actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+  },
+  "unsubscribe link of another user": async () => {
+    const a = await admin();
+    const b = await admin();
+    const forged = unsubscribePath(t.config, a.userId, "job_summary").replace(a.userId, b.userId);
+    return { client: new Client(t, IP), path: forged, body: { "List-Unsubscribe": "One-Click" }, expected: { actions: ["account.unsubscribed"], outcome: "denied", actorId: null, practiceId: null } };
   },
   "unknown single-use link": async () => ({
     client: new Client(t, IP), path: "/verify-email", body: { token: "z".repeat(43) },

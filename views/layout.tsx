@@ -69,6 +69,7 @@ export function Layout(props: LayoutProps) {
                     <span class="visually-hidden">Signed in as </span>
                     {user.name}
                   </li>
+                  <li><a href="/account">Account settings</a></li>
                   <li>
                     <form method="post" action="/logout" class="nav-form">
                       <button type="submit" class="button-link">

@@ -1,5 +1,5 @@
 // The signed-in person's own account: their sessions, each of which they may end, and keeping
-// the current one alive from the idle warning.
+// the current one alive from the idle warning. The rest of the settings area is src/account/.
 import { Hono } from "hono";
 import type { HonoEnv } from "../context.ts";
 import { requireMfa } from "../http/guards.ts";
@@ -8,6 +8,7 @@ import { requestMeta } from "../http/request-context.ts";
 import { recordAudit } from "../audit/record.ts";
 import { type Db, withContext } from "../platform/db.ts";
 import { SessionsPage } from "../../views/auth/sessions.tsx";
+import { AccountFrame } from "../../views/account/settings.tsx";
 import { auditDenied } from "../http/audit-denied.ts";
 import { listLiveSessions, revokeOwnSession } from "./repo.ts";
 import { extendSession } from "./sessions.ts";
@@ -32,7 +33,7 @@ export function accountRoutes(deps: { db: Db; config: Config }) {
     const sessions = rows.map((s) => ({
       id: s.id, ip: s.ip, userAgent: s.user_agent, createdAt: utc(s.created_at), lastSeenAt: utc(s.last_seen_at), current: s.id === me.id,
     }));
-    return render(c, { title: "Your sessions", page: <SessionsPage sessions={sessions} /> });
+    return render(c, { title: "Your sessions", page: <AccountFrame current="sessions" clerk={deps.config.auth.provider === "clerk"}><SessionsPage sessions={sessions} /></AccountFrame> });
   });
 
   app.post("/account/sessions/:id/revoke", async (c) => {

@@ -345,7 +345,7 @@ export interface TotpReenrolmentsTable {
   user_id: string;
   secret: string;
   expires_at: Timestamp;
-  created_at: ColumnType<Date, Date | string | undefined, never>;
+  created_at: Timestamp;
 }
 
 export interface AuthThrottleTable {

@@ -7,6 +7,7 @@ import { type BlobStore, createBlobStore } from "../../src/platform/blob.ts";
 import { createDb, createOwnerDb, type Db } from "../../src/platform/db.ts";
 import { createLogger, type Logger } from "../../src/platform/log.ts";
 import { createMailer, type Mailer } from "../../src/platform/mail.ts";
+import { mailAudience } from "../../src/account/preferences.ts";
 import { createQueue, type Queue } from "../../src/platform/queue.ts";
 import { queueWorkers } from "../../src/schedules.ts";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -58,7 +59,7 @@ export async function createTestApp(options: { env?: Record<string, string | und
   const ownerDb = createOwnerDb(database.ownerUrl);
   const blob = createBlobStore(config.blob);
   await blob.ensureContainer();
-  const mailer = createMailer(config.mail);
+  const mailer = createMailer(config.mail, { audience: mailAudience({ db, config }) });
   const logger = options.logger ?? createLogger({ level: "silent" });
   const queue = createQueue({
     url: database.appUrl, logger, tasks: [], workers: queueWorkers({ config, db, blob, mailer, logger }), mode: options.background ? "work" : "send", max: 2,

@@ -24,14 +24,21 @@ export function MfaSetupPage(props: { qrSvg: string; secret: string; error?: str
   );
 }
 
+/** Recovery codes as shown once: xxxx-xxxx-xxxx (also after making new ones in account settings). */
+export function RecoveryCodesList(props: { codes: string[] }) {
+  return (
+    <ul class="recovery-codes" aria-label="Recovery codes">
+      {props.codes.map((c) => <li><code>{c.replace(/(.{4})(.{4})(.{4})/, "$1-$2-$3")}</code></li>)}
+    </ul>
+  );
+}
+
 export function RecoveryCodesPage(props: { codes: string[] }) {
   return (
     <section class="narrow" aria-labelledby="codes-title">
       <h1 id="codes-title">Save your recovery codes</h1>
       <p>Two-step sign-in is on. If you lose your phone, each of these codes lets you sign in once. <strong>They are shown only now.</strong> Print them or keep them in a password manager.</p>
-      <ul class="recovery-codes" aria-label="Recovery codes">
-        {props.codes.map((c) => <li><code>{c.replace(/(.{4})(.{4})(.{4})/, "$1-$2-$3")}</code></li>)}
-      </ul>
+      <RecoveryCodesList codes={props.codes} />
       <p><a class="button" href="/app">I have saved them — continue</a></p>
     </section>
   );
