@@ -27,6 +27,8 @@ import { mfaRoutes } from "./auth/mfa-routes.tsx";
 import { devMailRoutes } from "./dev/routes.tsx";
 import { sessionLoader } from "./http/session.ts";
 import { practiceRoutes } from "./practices/routes.tsx";
+import { practiceSettingsRoutes } from "./practices/settings-routes.tsx";
+import { supportRoutes } from "./support/routes.tsx";
 import { teamRoutes } from "./teams/routes.tsx";
 import { auditRoutes } from "./audit/routes.tsx";
 import { baaBanner } from "./baa/http.tsx";
@@ -108,6 +110,8 @@ export function createApp(deps: AppDeps) {
   app.route("/", uploadRoutes({ db: deps.db, blob: deps.blob, config }));
   const dataRequestDeps = { db: deps.db, blob: deps.blob, config, queue: deps.queue };
   app.route("/", dataRequestRoutes(dataRequestDeps));
+  app.route("/", practiceSettingsRoutes({ db: deps.db, blob: deps.blob, config, logger: deps.logger }));
+  app.route("/", supportRoutes({ db: deps.db, config, mailer: deps.mailer, logger: deps.logger }));
   app.route("/", retentionRoutes({ db: deps.db, blob: deps.blob, config }, { dataRequests: (c) => dataRequestsSection(dataRequestDeps, c) }));
   // The development mailbox reads mail written to files; production sends real mail and never mounts it.
   if (!config.production) app.route("/", devMailRoutes({ mailDir: config.mail.dir }));

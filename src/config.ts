@@ -40,6 +40,9 @@ const cron = z.string().trim().regex(/^\S+(\s+\S+){4}$/, "must be a cron express
 const retentionBatchSize = z.coerce.number().int().min(1).max(10_000).default(500);
 const auditRetentionYears = z.coerce.number().int().min(7, "must be at least 7 (the audit trail is kept 7 years)").max(100).default(7);
 
+/** An email address as ops write it in settings (dev defaults such as security@localhost included). */
+const mailbox = z.string().trim().regex(/^[^\s@<>]+@[^\s@<>]+$/, "must be an email address, like security@example.org");
+
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
@@ -74,6 +77,10 @@ const schema = z
     SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
     MAIL_FROM: z.string().min(3).default("PatientLetterHub <no-reply@localhost>"),
     MAIL_DIR: z.string().min(1).default(".data/mail"),
+    // Support (issue 9): the address the support page shows, and the platform's security contact,
+    // who is emailed each incident report. A loose address check: dev defaults are @localhost.
+    SUPPORT_EMAIL: mailbox.optional(),
+    SECURITY_CONTACT_EMAIL: mailbox.optional(),
     SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(240).default(15),
     SESSION_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(24).default(12),
     // Background work (pg-boss cron schedules, UTC).
@@ -138,6 +145,9 @@ const schema = z
     if (!env.SMTP_URL) {
       ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "required in production (smtps://user:pass@host:465 or smtp://…:587, which must offer STARTTLS)" });
     }
+    if (!env.SECURITY_CONTACT_EMAIL) {
+      ctx.addIssue({ code: "custom", path: ["SECURITY_CONTACT_EMAIL"], message: "required in production (the monitored address that receives security and privacy incident reports)" });
+    }
     if (env.DATABASE_URL && !/[?&]sslmode=(require|verify-ca|verify-full)(&|$)/i.test(env.DATABASE_URL)) {
       ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "must require TLS in production (add ?sslmode=verify-full, verify-ca or require)" });
     }
@@ -171,6 +181,11 @@ const schema = z
       },
       // Without SMTP_URL (development, tests) mail is written as files into MAIL_DIR instead.
       mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, dir: env.MAIL_DIR },
+      // In production SUPPORT_EMAIL falls back to the (required) security contact: a monitored inbox.
+      support: {
+        email: env.SUPPORT_EMAIL ?? (production ? env.SECURITY_CONTACT_EMAIL! : "support@localhost"),
+        securityContact: env.SECURITY_CONTACT_EMAIL ?? "security@localhost",
+      },
       session: { idleMinutes: env.SESSION_IDLE_MINUTES, absoluteHours: env.SESSION_ABSOLUTE_HOURS },
       schedules: {
         auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON,

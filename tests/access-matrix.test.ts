@@ -171,6 +171,21 @@ const MATRIX: Record<string, Row> = {
   "POST /jobs/:id/proofs/:proofId/changes": { method: "POST", path: () => `/jobs/${jobId}/proofs/${ZERO_ID}/changes`, body: { comment: "x" }, expect: jobWriters(409) },
   "POST /jobs/:id/proofs/retry": { method: "POST", path: () => `/jobs/${jobId}/proofs/retry`, body: {}, expect: jobWriters(409) },
   "POST /practice/approval-rule": { method: "POST", path: "/practice/approval-rule", body: { twoPerson: "maybe" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  // Practice settings (practices/settings-routes.tsx): admins of the practice (practice.settings), each
+  // in their own practice; the forms sent are refused (422), a practice without a logo has none to
+  // remove (409) or serve (404); the logo itself is for every member of the practice.
+  "GET /practice/settings": { path: "/practice/settings", expect: members({ admin: 200, staff: 403, auditor: 403, otherAdmin: 200, operator: 403 }) },
+  "POST /practice/settings/profile": { method: "POST", path: "/practice/settings/profile", body: { legalName: "" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "POST /practice/settings/letterhead": { method: "POST", path: "/practice/settings/letterhead", body: { returnName: "" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "POST /practice/settings/logo": { method: "POST", path: "/practice/settings/logo", body: {}, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
+  "POST /practice/settings/logo/remove": { method: "POST", path: "/practice/settings/logo/remove", body: {}, expect: members({ admin: 409, staff: 403, auditor: 403, otherAdmin: 409, operator: 403 }) },
+  "GET /practice/logo": { path: "/practice/logo", expect: members({ admin: 404, staff: 404, auditor: 404, otherAdmin: 404, operator: 403 }) },
+  // Support (support/routes.tsx): every fully signed-in person, operators included (an empty report
+  // is refused); incident reports are read in the operator console only.
+  "GET /support": { path: "/support", expect: signedIn(200) },
+  "POST /support/incidents": { method: "POST", path: "/support/incidents", body: {}, expect: signedIn(422) },
+  "GET /operator/incidents": { path: "/operator/incidents", expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 200 }) },
+  "GET /operator/incidents/:id": { path: `/operator/incidents/${ZERO_ID}`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 404 }) },
   "GET /operator/jobs/:id/print-file": { path: `/operator/jobs/${ZERO_ID}/print-file?token=x`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 403 }) },
   "GET /invitations/accept": { path: "/invitations/accept?token=x", expect: all(404) },
   "POST /invitations/accept": { method: "POST", path: "/invitations/accept", body: { token: "x" }, expect: signedIn(404) },

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Secret, TOTP } from "otpauth";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
-import { createTestApp, type TestApp } from "./support/app.ts";
+import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { Client } from "./support/browserless.ts";
 import { makePerson } from "./support/people.ts";
 import { makeSignedPractice } from "./support/baa.ts";
@@ -322,6 +322,32 @@ const SCENARIOS: Record<string, Scenario> = {
     await t.ownerDb.updateTable("proofs").set({ status: "failed", attempts: 4, error: "test" }).where("id", "=", r.proof.id).execute();
     return { client: r.client, path: `/jobs/${r.job.id}/proofs/retry`, body: {}, expected: { actions: ["proof.retry_requested"], actorId: r.admin.userId, practiceId: r.admin.practiceId, target: { type: "job", id: r.job.reference } } };
   },
+  // Practice settings (src/practices/settings.ts) and support (src/support/service.ts).
+  "POST /practice/settings/profile": async () => {
+    const m = await jobMember();
+    return { client: m.client, path: "/practice/settings/profile", body: { ...BAA_PROFILE, phone: "5185550199" }, expected: { actions: ["practice.profile.updated"], actorId: m.userId, practiceId: m.practiceId, target: { type: "practice", id: m.practiceId } } };
+  },
+  "POST /practice/settings/letterhead": async () => {
+    const m = await jobMember();
+    return { client: m.client, path: "/practice/settings/letterhead", body: LETTERHEAD, expected: { actions: ["practice.letterhead.updated"], actorId: m.userId, practiceId: m.practiceId, target: { type: "practice", id: m.practiceId } } };
+  },
+  "POST /practice/settings/logo": async () => {
+    const m = await jobMember();
+    const client = new LogoClient(t, IP);
+    client.cookies = m.client.cookies;
+    return { client, path: "/practice/settings/logo", body: {}, expected: { actions: ["practice.logo.uploaded"], actorId: m.userId, practiceId: m.practiceId, target: { type: "practice", id: m.practiceId } } };
+  },
+  "POST /practice/settings/logo/remove": async () => {
+    const m = await jobMember();
+    const uploader = new LogoClient(t, IP);
+    uploader.cookies = m.client.cookies;
+    expect((await uploader.post("/practice/settings/logo", {})).status).toBe(303);
+    return { client: m.client, path: "/practice/settings/logo/remove", body: {}, expected: { actions: ["practice.logo.removed"], actorId: m.userId, practiceId: m.practiceId, target: { type: "practice", id: m.practiceId } } };
+  },
+  "POST /support/incidents": async () => {
+    const m = await jobMember();
+    return { client: m.client, path: "/support/incidents", body: INCIDENT, expected: { actions: ["incident.reported"], actorId: m.userId, practiceId: m.practiceId, target: { type: "incident_report" } } };
+  },
   "POST /practice/approval-rule": async () => {
     const r = await admin();
     return { client: r.client, path: "/practice/approval-rule", body: { twoPerson: "on" }, expected: { actions: ["practice.approval_rule.changed"], actorId: r.userId, practiceId: r.practiceId, target: { type: "practice", id: r.practiceId } } };
@@ -395,6 +421,23 @@ async function uploader(options: { attest?: boolean } = {}) {
     return grant;
   }
   return { client, userId: owner.userId, practiceId: owner.practiceId, job, upload };
+}
+
+const LETTERHEAD = {
+  returnName: "Audit Clinic Records", returnLine1: "9 Elm St", returnCity: "Albany", returnState: "NY", returnZip: "12207", signerName: "Dana Lee, MD", signerTitle: "Medical Director",
+};
+const INCIDENT = { category: "misdirected_mail", description: "A batch of letters may have gone to old addresses.", noticedAt: "2026-01-05T09:30" };
+/** A tiny valid PNG (1 × 1), the logo the logo form sends. */
+const LOGO_PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
+/** A client whose posts are multipart with LOGO_PNG as the `logo` file, as the logo form sends them. */
+class LogoClient extends Client {
+  override async post(path: string, body: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(body)) form.set(name, value);
+    form.set("logo", new File([LOGO_PNG], "logo.png", { type: "image/png" }));
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    return t.app.request(`${TEST_ORIGIN}${path}`, { method: "POST", body: form, headers: { "x-forwarded-for": IP, "user-agent": "TestBrowser/1.0", origin: TEST_ORIGIN, cookie, ...headers } });
+  }
 }
 
 const BAA_PROFILE = {
@@ -492,6 +535,10 @@ const REFUSALS: Record<string, Scenario> = {
     const { m, job } = await draftJob();
     await t.ownerDb.updateTable("jobs").set({ status: "submitted" }).where("id", "=", job.id).execute();
     return { client: m.client, path: `/jobs/${job.id}/details`, body: JOB_DETAILS, expected: { actions: ["job.updated"], outcome: "denied", actorId: m.userId, practiceId: m.practiceId, target: { type: "job", id: job.reference } } };
+  },
+  "practice logo that is not an image": async () => {
+    const m = await jobMember();
+    return { client: m.client, path: "/practice/settings/logo", body: { logo: "not a file" }, expected: { actions: ["practice.logo.uploaded"], outcome: "denied", actorId: m.userId, practiceId: m.practiceId, target: { type: "practice", id: m.practiceId } } };
   },
   "account change with a wrong current password": async () => {
     const a = await admin();

@@ -2,7 +2,7 @@
 // PDF in private storage, signed download links), the gate against the database itself, new
 // versions published by the script, and the banner.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { inflateSync } from "node:zlib";
+import { inflatedText } from "./support/pdf.ts";
 import { Hono } from "hono";
 import { sql } from "kysely";
 import type { HonoEnv } from "../src/context.ts";
@@ -29,20 +29,6 @@ const PROFILE = {
   city: "Portland", state: "ME", postalCode: "04101", phone: "(207) 555-0142", npi: "1234567893",
   privacyOfficerName: "Pat Privacy", privacyOfficerEmail: "Privacy@Lakeside.example", timeZone: "America/New_York",
 };
-
-/** The text drawn in a (compressed) PDF: each content stream inflated, each TJ's hex strings decoded. */
-function inflatedText(pdf: Buffer): string {
-  const raw = pdf.toString("latin1");
-  const streams = [...raw.matchAll(/stream\n([\s\S]*?)\nendstream/g)].map((m) => {
-    try {
-      return inflateSync(Buffer.from(m[1]!, "latin1")).toString("latin1");
-    } catch {
-      return "";
-    }
-  });
-  return streams.flatMap((s) => [...s.matchAll(/\[([^\]]*)\] TJ/g)].map((m) =>
-    [...m[1]!.matchAll(/<([0-9a-f]*)>/g)].map((h) => Buffer.from(h[1]!, "hex").toString("latin1")).join(""))).join("\n");
-}
 
 const clientFor = (person: Member) => clientAs(t, person, IP);
 

@@ -32,6 +32,7 @@ function prodEnv(overrides: Record<string, string | undefined> = {}): Record<str
     HMAC_KEYS: `h1:${key(32, 1)}`,
     ENCRYPTION_KEYS: `e1:${key(32, 2)}`,
     SMTP_URL: "smtps://mailer:secret@smtp.example:465",
+    SECURITY_CONTACT_EMAIL: "security@plh.example",
     ...overrides,
   };
 }

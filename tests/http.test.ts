@@ -49,6 +49,7 @@ const PRODUCTION = {
   // Production requires TLS to Postgres; these apps never query (they share t.db).
   DATABASE_URL: "postgres://plh_app:unused@db.internal:5432/plh?sslmode=verify-full",
   SMTP_URL: "smtps://mailer:unused@smtp.example:465",
+  SECURITY_CONTACT_EMAIL: "security@plh.example",
   AZURE_STORAGE_CONNECTION_STRING: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eA==;EndpointSuffix=core.windows.net",
 };
 

@@ -170,6 +170,7 @@ describe("dev mailbox pages", () => {
       DATABASE_URL: "postgres://plh_app:x@127.0.0.1:1/none?sslmode=require",
       AZURE_STORAGE_ACCOUNT_URL: "https://plhtest.blob.core.windows.net",
       SMTP_URL: "smtps://user:pass@mail.example.test:465",
+      SECURITY_CONTACT_EMAIL: "security@plh.example.test",
       HMAC_KEYS: randomKeyRing(),
       ENCRYPTION_KEYS: randomKeyRing(),
       MAIL_DIR: mailDir,

@@ -148,6 +148,7 @@ describe("other security headers", () => {
         // Production requires TLS to Postgres; this app never queries (it shares t.db).
         DATABASE_URL: `${t.database.appUrl}?sslmode=require`,
         SMTP_URL: "smtps://mailer:unused@smtp.example:465",
+        SECURITY_CONTACT_EMAIL: "security@plh.example",
         AZURE_STORAGE_CONNECTION_STRING: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eA==;EndpointSuffix=core.windows.net",
       }),
     );

@@ -31,7 +31,8 @@ function versionView(v: BaaVersion): VersionView {
   return { id: v.id, version: v.version, title: v.title, sha256: v.sha256, effectiveOn: new Date(v.effective_at).toISOString().slice(0, 10) };
 }
 
-function profileValues(p: Practice): Record<string, string> {
+/** The profile as the form shows it (the wizard's step 1 and the practice settings page). */
+export function profileValues(p: Practice): Record<string, string> {
   return {
     legalName: p.legal_name ?? p.name, dbaName: p.dba_name ?? "", addressLine1: p.address_line1 ?? "", addressLine2: p.address_line2 ?? "",
     city: p.city ?? "", state: p.state ?? "", postalCode: p.postal_code ?? "", phone: p.phone ?? "", npi: p.npi ?? "",

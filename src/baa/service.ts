@@ -16,7 +16,7 @@ import type { ProfileInput, SignInput } from "./forms.ts";
 import { executedPdf, type PdfEvidence, type PdfVersion } from "./pdf.ts";
 import {
   activatePractice, findCurrentVersion, findSignature, findSignatureFor, insertSignature, latestSignature, listAdmins, listSignatures,
-  lockPractice, practiceHasCurrentBaa, transactionTime, updateProfile,
+  lockPractice, practiceHasCurrentBaa, type ProfileColumns, transactionTime, updateProfile,
 } from "./repo.ts";
 
 export type BaaDeps = { db: Db; blob: BlobStore; config: Config };
@@ -150,18 +150,28 @@ export function baaStateFor(deps: { db: Db }, actor: { userId: string; practiceI
 
 // ---- step 1: the practice profile -----------------------------------------------------------------
 
-export async function saveProfile(deps: { db: Db }, actor: BaaActor, input: ProfileInput, request: RequestMeta): Promise<void> {
-  await tenant(deps, actor)(async (tx) => {
+/**
+ * Saves the practice profile (the BAA wizard's step 1 and the practice settings page) and returns
+ * the names of the columns that changed. Audited as practice.profile.updated with those names and
+ * whether an NPI is on file, never the values; saving an unchanged, completed profile records nothing.
+ */
+export async function saveProfile(deps: { db: Db }, actor: BaaActor, input: ProfileInput, request: RequestMeta): Promise<string[]> {
+  return tenant(deps, actor)(async (tx) => {
     const role = await roleOf(tx, actor, "practice.settings");
-    await updateProfile(tx, actor.practiceId, {
+    const before = (await lockPractice(tx, actor.practiceId))!;
+    const profile: ProfileColumns = {
       legal_name: input.legalName, dba_name: input.dbaName, address_line1: input.addressLine1, address_line2: input.addressLine2,
       city: input.city, state: input.state, postal_code: input.postalCode, phone: input.phone, npi: input.npi,
       privacy_officer_name: input.privacyOfficerName, privacy_officer_email: input.privacyOfficerEmail, time_zone: input.timeZone,
-    });
+    };
+    const changed = (Object.keys(profile) as (keyof ProfileColumns)[]).filter((k) => (before[k] ?? null) !== profile[k]);
+    if (!changed.length && before.profile_completed_at) return changed;
+    await updateProfile(tx, actor.practiceId, profile);
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: { type: "user", id: actor.userId, role }, action: "practice.profile.updated",
-      target: { type: "practice", id: actor.practiceId }, details: { npi: input.npi !== null, time_zone: input.timeZone }, request,
+      target: { type: "practice", id: actor.practiceId }, details: { changed: changed.join(","), npi: input.npi !== null }, request,
     });
+    return changed;
   });
 }
 

@@ -33,6 +33,7 @@ import { isEditable, JOB_STATUSES, type JobStatus, statusLabel } from "./lifecyc
 import { checkLetter, letterProblem } from "./letters.ts";
 import { letterStepProps, letterTemplateRoutes } from "./template-routes.tsx";
 import { letterEditor } from "./templates.ts";
+import { letterSigner } from "../practices/letterhead.ts";
 import { attestJob, cancelJob, createJob, JobError, jobPage, jobStatus, jobWizard, LetterError, listPracticeJobs, newJobDefaults, readLetter, saveLetter, submitJob, updateJobDetails, type WizardState } from "./service.ts";
 
 export type JobRouteDeps = { db: Db; config: Config; blob: BlobStore; queue?: WorkSender };
@@ -319,7 +320,7 @@ export function jobRoutes(deps: JobRouteDeps) {
     }
     const s = letter.state;
     return wizard(c, letterStepProps(s, {
-      body: letter.body, signer: { name: s.job.letter_signer_name ?? "", title: s.job.letter_signer_title ?? "" }, templates: letter.templates,
+      body: letter.body, signer: letterSigner(s.job, s.letterhead), templates: letter.templates,
       editable: isEditable(s.job.status) && can(c.get("membership")!.role, "jobs.write"),
     }));
   });

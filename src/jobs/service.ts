@@ -16,7 +16,8 @@ import { checkTransition, isCancellable, isEditable, type JobStatus, type Lifecy
 import { findAttestation, findJob, findVerifiedFile, insertAttestation, insertJob, moveJob, updateJob } from "./repo.ts";
 import { decryptField, encryptField, type KeyRing } from "../platform/crypto.ts";
 import type { JobFile, Practice } from "../platform/schema.ts";
-import { findPractice } from "../practices/repo.ts";
+import { findLetterhead, findPractice } from "../practices/repo.ts";
+import { letterheadReturnAddress, type PracticeLetterhead } from "../practices/letterhead.ts";
 import type { JobListQuery, LetterInput, LetterPreviewInput } from "./forms.ts";
 import { allowedFields, checkLetter, type LetterPreview, letterProblem, previewLetter, starterLetter } from "./letters.ts";
 import { type JobListItem, jobTimeline, listCurrentFiles, listJobs, recipientCsvFields, userNames } from "./repo.ts";
@@ -200,12 +201,10 @@ export class LetterError extends Error {
 
 export type ReturnAddress = { returnName: string; returnLine1: string; returnLine2: string; returnCity: string; returnState: string; returnZip: string };
 
-/** The return address a new job starts with: the practice profile (the name patients know first). */
-export function practiceReturnAddress(p: Practice): ReturnAddress {
-  return {
-    returnName: p.dba_name ?? p.legal_name ?? p.name, returnLine1: p.address_line1 ?? "", returnLine2: p.address_line2 ?? "",
-    returnCity: p.city ?? "", returnState: p.state ?? "", returnZip: p.postal_code ?? "",
-  };
+/** The return address a new job starts with: the letterhead's (practice settings), else the practice profile's. */
+export function practiceReturnAddress(p: Practice, letterhead?: PracticeLetterhead | null): ReturnAddress {
+  const a = letterheadReturnAddress(p, letterhead);
+  return { returnName: a.name, returnLine1: a.line1, returnLine2: a.line2 ?? "", returnCity: a.city, returnState: a.state, returnZip: a.zip };
 }
 
 export type WizardState = {
@@ -220,6 +219,8 @@ export type WizardState = {
   blockers: string[];
   /** Merge fields the letter may use. */
   fields: string[];
+  /** The practice letterhead (practice settings): its logo and the signer letters start with. */
+  letterhead: PracticeLetterhead | null;
 };
 
 export async function findInPractice(tx: Tx, jobId: string): Promise<Job> {
@@ -229,8 +230,8 @@ export async function findInPractice(tx: Tx, jobId: string): Promise<Job> {
 }
 
 export async function wizardState(tx: Tx, job: Job): Promise<WizardState> {
-  const [practice, attestation, files, csvFields] = await Promise.all([
-    findPractice(tx, job.practice_id), findAttestation(tx, job.id), listCurrentFiles(tx, job.id), recipientCsvFields(tx, job.id),
+  const [practice, attestation, files, csvFields, letterhead] = await Promise.all([
+    findPractice(tx, job.practice_id), findAttestation(tx, job.id), listCurrentFiles(tx, job.id), recipientCsvFields(tx, job.id), findLetterhead(tx, job.practice_id),
   ]);
   const done = new Set<WizardStep>(["details"]);
   if (attestation) done.add("attestation");
@@ -244,14 +245,15 @@ export async function wizardState(tx: Tx, job: Job): Promise<WizardState> {
     // The standard recipient columns and the verified list's extra columns, by the names the upload
     // check recorded (job_files.csv_fields): the list itself is never read here.
     fields: allowedFields(csvFields),
+    letterhead: letterhead ?? null,
   };
 }
 
-/** A new job's starting values (jobs.write, BAA in force): the return address from the practice profile. */
+/** A new job's starting values (jobs.write, BAA in force): the return address from the letterhead or profile. */
 export async function newJobDefaults(deps: JobDeps, actor: MemberActor): Promise<ReturnAddress> {
   return asMember(deps, actor, "jobs.write", async (tx) => {
     await assertCurrentBaa(tx, actor.practiceId);
-    return practiceReturnAddress((await findPractice(tx, actor.practiceId))!);
+    return practiceReturnAddress((await findPractice(tx, actor.practiceId))!, await findLetterhead(tx, actor.practiceId));
   });
 }
 

@@ -24,6 +24,7 @@ import { isEditable } from "./lifecycle.ts";
 import { previewLetter } from "./letters.ts";
 import { JobError, type LetterDeps, LetterError, letterPreview, practiceName, type WizardState } from "./service.ts";
 import type { TemplateSummary } from "./template-repo.ts";
+import { letterSigner } from "../practices/letterhead.ts";
 import { deletePracticeTemplate, letterEditor, practiceTemplates, renamePracticeTemplate, saveTemplateFromJob, startFromTemplate, TemplateNameTaken } from "./templates.ts";
 
 const typeLabel = (value: string) => LETTER_TYPES.find((t) => t.value === value)?.label ?? value;
@@ -61,7 +62,7 @@ function letterheadOf(s: WizardState) {
   return {
     practiceName: practiceName(s.practice),
     returnAddress: [j.return_name, j.return_line1, j.return_line2 ?? "", `${j.return_city}, ${j.return_state} ${j.return_zip}`],
-    logo: verified("logo"), signature: verified("signature"), uploadsHref: jobStepPath(j.id, "uploads"),
+    logo: verified("logo") ? "job" as const : s.letterhead?.logo_blob ? "practice" as const : null, signature: verified("signature"), uploadsHref: jobStepPath(j.id, "uploads"),
   };
 }
 
@@ -144,7 +145,7 @@ export function letterTemplateRoutes(deps: { db: Db; config: Config }) {
     }
     const s = started.state;
     const typed = typedSigner(c.req.query());
-    const signer = typed.name || typed.title ? typed : { name: s.job.letter_signer_name ?? "", title: s.job.letter_signer_title ?? "" };
+    const signer = typed.name || typed.title ? typed : letterSigner(s.job, s.letterhead);
     return letterStep(c, letterStepProps(s, {
       body: started.body, signer, templates: started.templates, editable: true,
       notice: `The editor now holds ${started.source}. Review it, then save the letter: nothing is saved until you do.`,

@@ -15,6 +15,10 @@ import { type ConsoleRow, OperatorConsolePage } from "../../views/operators/cons
 import type { QueueRow } from "./repo.ts";
 import { openPrintFile, PrintFileError, printFilePath } from "../proofs/print-file.ts";
 import { completeJob, markMailed, type OperatorDeps, operatorQueue, startProduction } from "./service.ts";
+import { categoryLabel } from "../support/forms.ts";
+import { IncidentError, openIncident, operatorIncidents } from "../support/service.ts";
+import type { IncidentRow } from "../support/repo.ts";
+import { type IncidentListRow, OperatorIncidentPage, OperatorIncidentsPage } from "../../views/operators/incidents.tsx";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUS: Record<JobError["code"], number> = {
@@ -51,6 +55,15 @@ function toConsoleRow(r: QueueRow, operatorId: string, config: OperatorDeps["con
       words: printFileWords(r),
       downloadPath: r.print_status === "ready" && r.status !== "completed" ? printFilePath(config, operatorId, r.id) : null,
     },
+  };
+}
+
+function incidentRow(r: Omit<IncidentRow, "description_enc" | "key_id">): IncidentListRow {
+  const utc = (d: Date) => new Date(d).toISOString();
+  const words = (d: Date) => utc(d).slice(0, 16).replace("T", " ");
+  return {
+    id: r.id, reference: r.reference, category: categoryLabel(r.category), practiceName: r.practice_name, reporter: `${r.reporter_name} <${r.reporter_email}>`,
+    noticed: words(r.noticed_at), noticedUtc: utc(r.noticed_at), reported: words(r.reported_at), reportedUtc: utc(r.reported_at),
   };
 }
 
@@ -112,6 +125,22 @@ export function operatorRoutes(deps: OperatorDeps) {
   });
 
   app.post("/operator/jobs/:id/complete", operatorOnly, (c) => act(c, c.req.param("id"), () => completeJob(deps, actorOf(c), c.req.param("id")), "completed"));
+
+  // Incident reports (issue 9 item 4): every practice's, read here by the platform's operators.
+  app.get("/operator/incidents", operatorOnly, async (c) => {
+    const rows = await operatorIncidents(deps, c.get("session")!.user_id);
+    return render(c, { title: "Incident reports", page: <OperatorIncidentsPage rows={rows.map(incidentRow)} /> });
+  });
+
+  app.get("/operator/incidents/:id", operatorOnly, async (c) => {
+    try {
+      const row = await openIncident(deps, c.get("session")!.user_id, c.req.param("id"), requestMeta(c));
+      return render(c, { title: `Incident report ${row.reference}`, page: <OperatorIncidentPage row={{ ...incidentRow(row), description: row.description }} /> });
+    } catch (error) {
+      if (error instanceof IncidentError && error.code === "not_found") return c.notFound();
+      throw error;
+    }
+  });
 
   return app;
 }

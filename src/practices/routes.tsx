@@ -33,6 +33,7 @@ export function practiceRoutes(deps: { db: Db }) {
           role={current?.role ?? null}
           otherPractices={memberships.filter((m) => m !== current)}
           canManageTeam={can(current?.role, "team.manage")}
+          canManageSettings={can(current?.role, "practice.settings")}
           baa={baa && {
             state: baa.state,
             admins: baa.admins.map((a) => a.fullName),

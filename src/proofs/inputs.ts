@@ -7,7 +7,9 @@ import type { BlobStore } from "../platform/blob.ts";
 import { decryptField } from "../platform/crypto.ts";
 import type { Tx } from "../platform/db.ts";
 import type { Job, JobFile, Practice } from "../platform/schema.ts";
-import { findPractice } from "../practices/repo.ts";
+import { findLetterhead, findPractice } from "../practices/repo.ts";
+import { letterSigner } from "../practices/letterhead.ts";
+import { readBlob } from "../practices/settings.ts";
 import { letterContext } from "../jobs/service.ts";
 import { findVerifiedFile } from "../jobs/repo.ts";
 import { LETTER_TYPES, MAIL_CLASSES } from "../jobs/forms.ts";
@@ -40,17 +42,21 @@ export async function gatherInputs(tx: Tx, deps: { blob: BlobStore; config: Conf
   const recipients = await findVerifiedFile(tx, job.id, "recipients_csv");
   if (!practice || !recipients) throw new RenderInputError("the job has no verified recipient list");
   if (!job.letter_body_enc) throw new RenderInputError("the job has no saved letter");
-  const [logoFile, signatureFile] = await Promise.all([findVerifiedFile(tx, job.id, "logo"), findVerifiedFile(tx, job.id, "signature")]);
-  const [logo, signature] = await Promise.all([imageOf(deps.blob, logoFile), imageOf(deps.blob, signatureFile)]);
+  const [logoFile, signatureFile, letterhead] = await Promise.all([findVerifiedFile(tx, job.id, "logo"), findVerifiedFile(tx, job.id, "signature"), findLetterhead(tx, job.practice_id)]);
+  // The job's own logo wins; without one, the practice letterhead's logo (practice settings) prints.
+  const practiceLogo = !logoFile && letterhead?.logo_blob ? { bytes: await readBlob(deps.blob, letterhead.logo_blob), sha256: letterhead.logo_sha256! } : null;
+  const [jobLogo, signature] = await Promise.all([imageOf(deps.blob, logoFile), imageOf(deps.blob, signatureFile)]);
+  const logo = jobLogo ?? practiceLogo?.bytes ?? null;
   const body = decryptField(deps.config.keys.encryption, job.letter_body_enc, letterContext(job.id));
   const practiceName = practice.dba_name ?? practice.legal_name ?? practice.name;
-  const signer = { name: job.letter_signer_name ?? practiceName, title: job.letter_signer_title ?? "", image: signature };
+  const named = letterSigner(job, letterhead);
+  const signer = { name: named.name || practiceName, title: named.title, image: signature };
   const returnAddress: Address = {
     name: job.return_name, line1: job.return_line1, line2: job.return_line2, city: job.return_city, state: job.return_state, zip: job.return_zip,
   };
   const inputsSha256 = createHash("sha256").update(JSON.stringify([
     "plh-render-v1", recipients.sha256, createHash("sha256").update(body).digest("hex"), signer.name, signer.title,
-    logoFile?.sha256 ?? null, signatureFile?.sha256 ?? null, returnAddress, practiceName, practice.phone ?? null, job.letter_type, job.mail_class,
+    logoFile?.sha256 ?? practiceLogo?.sha256 ?? null, signatureFile?.sha256 ?? null, returnAddress, practiceName, practice.phone ?? null, job.letter_type, job.mail_class,
   ])).digest("hex");
   return {
     job, practice, recipients,

@@ -1,5 +1,6 @@
 // Proof routes for practice members: open a proof through its signed link, approve it, request
-// changes, render it again after a failure; and the two-person approval rule for admins.
+// changes, render it again after a failure. (The two-person approval rule is set on the practice
+// settings page: src/practices/settings-routes.tsx.)
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { HonoEnv } from "../context.ts";
@@ -10,7 +11,7 @@ import { requirePermission } from "../http/guards.ts";
 import { requestMeta } from "../http/request-context.ts";
 import { memberOf } from "../http/member.ts";
 import { JobError } from "../jobs/service.ts";
-import { approveProof, openProof, type ProofDeps, ProofError, requestChanges, retryProof, setApprovalRule } from "./service.ts";
+import { approveProof, openProof, type ProofDeps, ProofError, requestChanges, retryProof } from "./service.ts";
 
 const STATUS: Record<ProofError["code"] | JobError["code"], number> = {
   link_invalid: 403, not_found: 404, stale: 409, two_person: 403, not_ready: 409, forbidden: 403,
@@ -21,7 +22,6 @@ const approveForm = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, "Open 
 const changesForm = z.object({
   comment: z.string({ error: "Say what should change" }).trim().min(1, "Say what should change").max(2000, "Use at most 2,000 characters"),
 });
-const ruleForm = z.object({ twoPerson: z.enum(["on", "off"]) });
 
 export function proofRoutes(deps: ProofDeps) {
   const app = new Hono<HonoEnv>();
@@ -76,13 +76,6 @@ export function proofRoutes(deps: ProofDeps) {
       return refuse(c, error);
     }
     return back(c, "retried");
-  });
-
-  app.post("/practice/approval-rule", requirePermission(deps, "practice.settings"), async (c) => {
-    const form = parseForm(ruleForm, await c.req.parseBody());
-    if (!form.ok) return respondWithError(c, 422, "Choose on or off.");
-    await setApprovalRule(deps, actorOf(c), form.data.twoPerson === "on");
-    return c.redirect("/team?done=approval-rule", 303);
   });
 
   return app;

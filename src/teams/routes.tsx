@@ -8,7 +8,6 @@ import { requestMeta } from "../http/request-context.ts";
 import { setSessionCookie } from "../http/session.ts";
 import { auditDenied } from "../http/audit-denied.ts";
 import { withContext } from "../platform/db.ts";
-import { findPractice } from "../practices/repo.ts";
 import { AcceptInvitationPage } from "../../views/teams/accept.tsx";
 import { TeamPage } from "../../views/teams/team.tsx";
 import { inviteForm, newAccountForm, roleForm } from "./forms.ts";
@@ -34,10 +33,9 @@ export function teamRoutes(deps: TeamDeps) {
     extra: { status?: number; values?: Record<string, string>; errors?: Record<string, string>; message?: string; notice?: string; roleEdit?: { userId: string; values: Record<string, string>; errors: Record<string, string> } } = {},
   ) {
     const actor = actorOf(c);
-    const { members, invitations, twoPerson } = await withContext(deps.db, { actor: `user:${actor.userId}`, userId: actor.userId, practiceId: actor.practiceId }, async (tx) => ({
+    const { members, invitations } = await withContext(deps.db, { actor: `user:${actor.userId}`, userId: actor.userId, practiceId: actor.practiceId }, async (tx) => ({
       members: await listMembers(tx, actor.practiceId),
       invitations: await listPendingInvitations(tx, actor.practiceId),
-      twoPerson: (await findPractice(tx, actor.practiceId))?.two_person_approval ?? false,
     }));
     return render(c, {
       title: "Team",
@@ -51,7 +49,6 @@ export function teamRoutes(deps: TeamDeps) {
           message={extra.message}
           notice={extra.notice}
           roleEdit={extra.roleEdit}
-          twoPersonApproval={twoPerson}
         />
       ),
     });
@@ -77,7 +74,7 @@ export function teamRoutes(deps: TeamDeps) {
     return c.redirect("/team", 303);
   }
 
-  app.get("/team", manage, (c) => teamPage(c, { notice: c.req.query("done") === "approval-rule" ? "The proof approval rule is saved." : undefined }));
+  app.get("/team", manage, (c) => teamPage(c));
 
   app.post("/team/invitations", manage, async (c) => {
     const body = await c.req.parseBody();

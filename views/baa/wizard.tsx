@@ -57,29 +57,39 @@ function Progress(props: { step: WizardStep; reachable: WizardStep[] }) {
   );
 }
 
+/** The practice profile's fields (the wizard's step 1 and the practice settings page). */
+export function ProfileFields(props: { values: Record<string, string>; errors: Record<string, string>; timeZones: { value: string; label: string }[]; states: readonly string[] }) {
+  const v = props.values;
+  const e = props.errors;
+  const zones = props.timeZones.some((z) => z.value === v.timeZone) || !v.timeZone ? props.timeZones : [...props.timeZones, { value: v.timeZone, label: v.timeZone }];
+  return (
+    <>
+      <Field name="legalName" label="Legal name of the practice" value={v.legalName} error={e.legalName} maxlength={200} autocomplete="organization" />
+      <Field name="dbaName" label="Doing business as (optional)" value={v.dbaName} error={e.dbaName} maxlength={200} required={false} hint="The name patients know, if it differs from the legal name." />
+      <Field name="addressLine1" label="Street address" value={v.addressLine1} error={e.addressLine1} maxlength={200} autocomplete="address-line1" />
+      <Field name="addressLine2" label="Suite, floor or unit (optional)" value={v.addressLine2} error={e.addressLine2} maxlength={200} required={false} autocomplete="address-line2" />
+      <Field name="city" label="City" value={v.city} error={e.city} maxlength={100} autocomplete="address-level2" />
+      <SelectField name="state" label="State" selected={v.state} error={e.state} options={props.states.map((s) => ({ value: s, label: s }))} />
+      <Field name="postalCode" label="ZIP code" value={v.postalCode} error={e.postalCode} maxlength={10} autocomplete="postal-code" inputmode="numeric" />
+      <Field name="phone" label="Phone" type="tel" value={v.phone} error={e.phone} maxlength={20} autocomplete="tel" hint="10 digits, like (617) 555-0123." />
+      <Field name="npi" label="NPI (optional)" value={v.npi} error={e.npi} maxlength={10} required={false} inputmode="numeric" hint="The practice's 10-digit National Provider Identifier (type 2), if it has one." />
+      <Field name="privacyOfficerName" label="Privacy officer's name" value={v.privacyOfficerName} error={e.privacyOfficerName} maxlength={200} hint="Receives breach and incident notices under the agreement." />
+      <Field name="privacyOfficerEmail" label="Privacy officer's email" type="email" value={v.privacyOfficerEmail} error={e.privacyOfficerEmail} maxlength={254} />
+      <SelectField name="timeZone" label="Time zone" selected={v.timeZone} error={e.timeZone} options={zones} hint="Dates in the audit trail and on letters use it." />
+    </>
+  );
+}
+
 function ProfileStep(props: WizardProps) {
   const nonce = useNonce();
-  const v = props.values ?? {};
   const e = props.errors ?? {};
-  const zones = props.timeZones.some((z) => z.value === v.timeZone) || !v.timeZone ? props.timeZones : [...props.timeZones, { value: v.timeZone, label: v.timeZone }];
   return (
     <>
       <h2 id="step-title">Step 1 of 4: Practice profile</h2>
       <p>The agreement names your practice as the Covered Entity. Enter the details exactly as they appear on your legal documents.</p>
       <FormErrors errors={e} message={props.message} />
       <form method="post" action="/baa/profile" novalidate hx-post="/baa/profile" hx-target="#baa-wizard" hx-swap="outerHTML" hx-nonce={nonce}>
-        <Field name="legalName" label="Legal name of the practice" value={v.legalName} error={e.legalName} maxlength={200} autocomplete="organization" />
-        <Field name="dbaName" label="Doing business as (optional)" value={v.dbaName} error={e.dbaName} maxlength={200} required={false} hint="The name patients know, if it differs from the legal name." />
-        <Field name="addressLine1" label="Street address" value={v.addressLine1} error={e.addressLine1} maxlength={200} autocomplete="address-line1" />
-        <Field name="addressLine2" label="Suite, floor or unit (optional)" value={v.addressLine2} error={e.addressLine2} maxlength={200} required={false} autocomplete="address-line2" />
-        <Field name="city" label="City" value={v.city} error={e.city} maxlength={100} autocomplete="address-level2" />
-        <SelectField name="state" label="State" selected={v.state} error={e.state} options={props.states.map((s) => ({ value: s, label: s }))} />
-        <Field name="postalCode" label="ZIP code" value={v.postalCode} error={e.postalCode} maxlength={10} autocomplete="postal-code" inputmode="numeric" />
-        <Field name="phone" label="Phone" type="tel" value={v.phone} error={e.phone} maxlength={20} autocomplete="tel" hint="10 digits, like (617) 555-0123." />
-        <Field name="npi" label="NPI (optional)" value={v.npi} error={e.npi} maxlength={10} required={false} inputmode="numeric" hint="The practice's 10-digit National Provider Identifier (type 2), if it has one." />
-        <Field name="privacyOfficerName" label="Privacy officer's name" value={v.privacyOfficerName} error={e.privacyOfficerName} maxlength={200} hint="Receives breach and incident notices under the agreement." />
-        <Field name="privacyOfficerEmail" label="Privacy officer's email" type="email" value={v.privacyOfficerEmail} error={e.privacyOfficerEmail} maxlength={254} />
-        <SelectField name="timeZone" label="Time zone" selected={v.timeZone} error={e.timeZone} options={zones} hint="Dates in the audit trail and on letters use it." />
+        <ProfileFields values={props.values ?? {}} errors={e} timeZones={props.timeZones} states={props.states} />
         <button type="submit" class="button">Save and continue</button>
       </form>
     </>

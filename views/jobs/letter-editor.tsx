@@ -23,8 +23,9 @@ export type LetterPreviewProps = {
 export type LetterheadView = {
   practiceName: string;
   returnAddress: string[];
-  /** Verified images from the uploads step. */
-  logo: boolean;
+  /** Which logo prints: the job's own upload, the practice letterhead's (practice settings), or none. */
+  logo: "job" | "practice" | null;
+  /** A verified signature image from the uploads step. */
   signature: boolean;
   uploadsHref: string;
 };
@@ -107,7 +108,7 @@ export function LetterheadSummary(props: LetterheadView) {
       <dl class="facts">
         <dt>Letterhead</dt><dd>{props.practiceName} <span class="muted">(from your practice profile)</span></dd>
         <dt>Return address</dt><dd><Lines lines={props.returnAddress} /> <span class="muted">(this job's details)</span></dd>
-        <dt>Logo</dt><dd>{props.logo ? "Your uploaded logo, top right." : "None: the letterhead shows the practice name only."}</dd>
+        <dt>Logo</dt><dd>{props.logo === "job" ? "Your uploaded logo, top right." : props.logo === "practice" ? "The practice logo from practice settings, top right." : "None: the letterhead shows the practice name only."}</dd>
         <dt>Signature</dt><dd>{props.signature ? "Your uploaded signature image, above the signer's name." : "None: a space is left above the signer's name."}</dd>
       </dl>
       <p><a href={props.uploadsHref}>Add or change the logo and signature image</a> on the uploads step.</p>

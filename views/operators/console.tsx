@@ -46,6 +46,7 @@ export function OperatorConsolePage(props: {
     <section aria-labelledby="console-title">
       <h1 id="console-title">Production queue</h1>
       <p>Jobs practices have approved, oldest approval first. You see what is needed to produce and mail them, never patient information.</p>
+      <p><a href="/operator/incidents">Incident reports</a>: security and privacy incidents reported by practices.</p>
       {props.notice ? <div class="alert alert-success" role="status"><p>{props.notice}</p></div> : null}
       <FormErrors message={props.message} />
       {props.open.length === 0 ? <p>No approved jobs are waiting.</p> : (

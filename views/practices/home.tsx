@@ -4,6 +4,8 @@ export type PracticeHomeProps = {
   role: string | null;
   otherPractices: { practiceId: string; practiceName: string; role: string }[];
   canManageTeam: boolean;
+  /** Admins: the practice settings page (profile, letterhead, approval rule). */
+  canManageSettings?: boolean;
   /** The practice's BAA: signed, never signed or out of date; who can sign; the wizard's progress. */
   baa?: { state: "signed" | "never_signed" | "out_of_date"; admins: string[]; canSign: boolean; profileDone: boolean } | null;
 };
@@ -57,6 +59,8 @@ export function PracticeHomePage(props: PracticeHomeProps) {
       {props.baa ? <BaaOnboarding baa={props.baa} /> : null}
       {props.practice ? <p><a href="/jobs">Mailing jobs</a>: create a job, follow its status and timeline.</p> : null}
       {props.canManageTeam ? <p><a href="/team">Manage the team</a>: invite people, change roles, remove members.</p> : null}
+      {props.canManageSettings ? <p><a href="/practice/settings">Practice settings</a>: the practice profile, the letterhead and logo, proof approval, retention and the BAA.</p> : null}
+      <p><a href="/support">Support</a>: contact us, or report a security or privacy incident.</p>
       {props.otherPractices.length > 0 ? (
         <>
           <h2>Your other practices</h2>

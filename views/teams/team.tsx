@@ -1,4 +1,3 @@
-import { ApprovalRuleForm } from "../proofs/panel.tsx";
 import { Field, FormErrors } from "../components/field.tsx";
 
 export type MemberRow = { userId: string; fullName: string; email: string; role: string; endsAt: string | null; mfa: boolean; isMe: boolean };
@@ -12,8 +11,6 @@ export type TeamPageProps = {
   notice?: string;
   /** A refused role change: what was chosen and why, shown in that member's row. */
   roleEdit?: { userId: string; values: Record<string, string>; errors: Record<string, string> };
-  /** The practice's two-person approval rule (proofs). */
-  twoPersonApproval: boolean;
 };
 
 const ROLE_OPTIONS = [
@@ -100,7 +97,7 @@ export function TeamPage(props: TeamPageProps) {
           hint="An auditor's access lapses at the start of this day (UTC)." />
         <button type="submit" class="button">Send invitation</button>
       </form>
-      <ApprovalRuleForm on={props.twoPersonApproval} />
+      <p>The two-person rule for proof approval, the letterhead and the practice profile are in <a href="/practice/settings">Practice settings</a>.</p>
     </section>
   );
 }
