@@ -40,7 +40,7 @@ describe("/readyz", () => {
     await azurite.stop();
     const res = await app.request("/readyz");
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: "unavailable", checks: { postgres: "ok", blob: "unavailable" } });
+    expect(await res.json()).toEqual({ status: "unavailable", checks: { postgres: "ok", blob: "unavailable" }, message: "Not ready: Blob storage is not answering." });
   }, 20_000);
 
   test("answers 503 naming Postgres when the database cannot be reached", async () => {
@@ -51,7 +51,7 @@ describe("/readyz", () => {
     try {
       const res = await app.request("/readyz");
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: "unavailable", checks: { postgres: "unavailable", blob: "ok" } });
+      expect(await res.json()).toEqual({ status: "unavailable", checks: { postgres: "unavailable", blob: "ok" }, message: "Not ready: PostgreSQL is not answering." });
     } finally {
       await db.destroy();
     }

@@ -30,8 +30,11 @@ export function healthRoutes(deps: { db: Db; blob: BlobStore }) {
       check("blob", () => deps.blob.ping(CHECK_TIMEOUT_MS), log),
     ]);
     const checks = { postgres: postgres ? "ok" : "unavailable", blob: blob ? "ok" : "unavailable" };
-    const ready = postgres && blob;
-    return c.json({ status: ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
+    if (postgres && blob) return c.json({ status: "ready", checks });
+    // Said plainly for whoever reads the probe's answer during an incident.
+    const down = [postgres ? null : "PostgreSQL", blob ? null : "Blob storage"].filter(Boolean);
+    const message = `Not ready: ${down.join(" and ")} ${down.length > 1 ? "are" : "is"} not answering.`;
+    return c.json({ status: "unavailable", checks, message }, 503);
   });
   return app;
 }

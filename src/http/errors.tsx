@@ -3,6 +3,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { HonoEnv } from "../context.ts";
+import { type Outage, outageOf } from "../platform/outages.ts";
 import { ErrorFragment, ErrorPage, NotFoundPage } from "../../views/errors.tsx";
 import { render } from "./render.tsx";
 
@@ -25,6 +26,11 @@ const MESSAGES: Record<number, string> = {
   500: "The problem has been logged. Please try again in a moment; if it keeps happening, contact support with the reference below.",
 };
 
+const OUTAGE_MESSAGES: Record<Outage, string> = {
+  database: "PatientLetterHub cannot reach its database right now, so this was not done. Please try again in a minute; if it keeps happening, contact support with the reference below.",
+  storage: "File storage is not answering right now, so this was not done. Files already stored are safe. Please try again in a few minutes; if it keeps happening, contact support with the reference below.",
+};
+
 function wantsJson(c: Context<HonoEnv>): boolean {
   const accept = c.req.header("accept") ?? "";
   return accept.includes("application/json") && !accept.includes("text/html");
@@ -45,6 +51,14 @@ export function errorHandler(options: { exposeDetails?: boolean } = {}): ErrorHa
       // Our own messages are written for people; library ones ("Forbidden") get our wording.
       const ownMessage = error.res ? undefined : error.message || undefined;
       return respondWithError(c, error.status, ownMessage);
+    }
+    const outage = outageOf(error);
+    if (outage) {
+      // A part outside the process is down (a database restart, a storage outage): say so, and
+      // when to come back, rather than report a bug.
+      c.get("log")?.warn({ outage, err: { type: error.name, message: error.message } }, "dependency unavailable");
+      c.header("Retry-After", "30");
+      return respondWithError(c, 503, OUTAGE_MESSAGES[outage]);
     }
     c.get("log")?.error({ err: { type: error.name, message: error.message, stack: error.stack } }, "unhandled error");
     return respondWithError(c, 500, options.exposeDetails ? `${error.name}: ${error.message}` : undefined);

@@ -23,6 +23,10 @@ export function createDb(url: string, options: { max?: number; applicationName?:
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  // Nor one that is checked out (a database restart while a transaction is open): pg-pool does not
+  // listen then, and an unheard 'error' ends the process. Its query fails anyway, and the pool
+  // discards the broken client when it is released.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
