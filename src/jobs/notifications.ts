@@ -11,6 +11,7 @@ export type NotifyDeps = { db: Db; mailer: Mailer; logger: Logger; appOrigin: st
 
 export function jobMailedEmail(to: string, input: { practiceName: string; reference: string; mailedOn: string; pieces: number; link: string }): MailMessage {
   return {
+    category: "service",
     to,
     subject: `${input.reference} has been mailed`,
     text: [
@@ -26,6 +27,7 @@ export function jobMailedEmail(to: string, input: { practiceName: string; refere
 
 export function proofReadyEmail(to: string, input: { practiceName: string; reference: string; version: number; link: string }): MailMessage {
   return {
+    category: "service",
     to,
     subject: `Proof ${input.version} of ${input.reference} is ready for review`,
     text: [

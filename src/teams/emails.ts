@@ -5,6 +5,7 @@ const ROLE_NAMES: Record<Role, string> = { admin: "an administrator", staff: "a 
 
 export function invitationEmail(to: string, practiceName: string, role: Role, link: string, days: number): MailMessage {
   return {
+    category: "service",
     to,
     subject: `You are invited to join ${practiceName} on PatientLetterHub`,
     text: [
