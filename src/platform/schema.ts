@@ -401,7 +401,7 @@ export interface DataRequestsTable {
   id: Generated<string>;
   practice_id: string;
   kind: "export" | "deletion";
-  status: "queued" | "ready" | "failed" | "purged" | "scheduled" | "withdrawn" | "completed";
+  status: "queued" | "ready" | "failed" | "purged" | "scheduled" | "withdrawn" | "processing" | "completed";
   requested_by: string;
   requested_at: Generated<Date>;
   due_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -413,6 +413,10 @@ export interface DataRequestsTable {
   bytes: ColumnType<string | null, string | number | null | undefined, string | number | null>;
   expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   counts: ColumnType<Record<string, number>, string | undefined, string>;
+  /** Exports (migrations/202611232500_data_request_processing.ts): build attempts, the last error, when (re)queued. */
+  attempts: Generated<number>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  queued_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface Database {

@@ -19,13 +19,16 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** createTestApp's options besides env: its logger, and whether it runs background work. */
+type AppOptions = Omit<NonNullable<Parameters<typeof createTestApp>[0]>, "env">;
+
 /** The real app on a real loopback socket, for a real browser. */
-export async function serveTestApp(env: Record<string, string> = {}): Promise<TestApp & { origin: string; stop(): Promise<void> }> {
+export async function serveTestApp(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp & { origin: string; stop(): Promise<void> }> {
   const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
   const port = probe.port;
   await probe.stop(true);
   const origin = `http://localhost:${port}`;
-  const t = await createTestApp({ env: { APP_ORIGIN: origin, PORT: String(port), ...env } });
+  const t = await createTestApp({ ...options, env: { APP_ORIGIN: origin, PORT: String(port), ...env } });
   const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: t.app.fetch });
   return {
     ...t,
@@ -43,10 +46,10 @@ export type ServedApp = Awaited<ReturnType<typeof serveTestApp>>;
  * For a browser test file: Chromium and the served app start before its tests and stop after
  * them. Read `.browser` and `.served` inside tests (they are set once beforeAll has run).
  */
-export function browserAndApp(env: Record<string, string> = {}): { browser: Browser; served: ServedApp } {
+export function browserAndApp(env: Record<string, string> = {}, options: AppOptions = {}): { browser: Browser; served: ServedApp } {
   const state = {} as { browser: Browser; served: ServedApp };
   beforeAll(async () => {
-    [state.browser, state.served] = await Promise.all([launchChromium(), serveTestApp(env)]);
+    [state.browser, state.served] = await Promise.all([launchChromium(), serveTestApp(env, options)]);
   }, 30_000);
   afterAll(async () => {
     await state.browser?.close();
