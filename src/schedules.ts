@@ -15,7 +15,7 @@ import { sweepAbandonedDrafts } from "./retention/abandoned-drafts.ts";
 import { sweepExpiredCredentials } from "./retention/expired-credentials.ts";
 import { sweepJobPurge } from "./retention/job-purge.ts";
 import { sweepPendingUploads } from "./retention/pending-uploads.ts";
-import { BUILD_DATA_EXPORT, buildDataExport, sweepDataRequests } from "./retention/requests.ts";
+import { BUILD_DATA_EXPORT, buildDataExport, EXPORT_ATTEMPTS, sweepDataRequests } from "./retention/requests.ts";
 
 /** Hourly: exports past their 7 days are purged, deletions that fell due are processed. */
 
@@ -48,6 +48,7 @@ export function queueWorkers(deps: { config: Config; db: Db; blob: BlobStore; ma
     { name: RENDER_PROOF, run: (data) => renderProof(deps, data), retryLimit: PROOF_ATTEMPTS - 1, retryDelaySeconds: 5, expireInSeconds: 10 * 60 },
     { name: RENDER_PRINT_FILE, run: (data) => renderPrintFile(deps, data), retryLimit: 3, retryDelaySeconds: 10, expireInSeconds: 60 * 60 },
     // The data export ZIP (src/retention/requests.ts), sent in the request's transaction.
-    { name: BUILD_DATA_EXPORT, run: (data) => buildDataExport(deps, data), retryLimit: 2, retryDelaySeconds: 30, expireInSeconds: 60 * 60 },
+    // Its attempts are counted on the request too: the last failure marks it failed (EXPORT_ATTEMPTS).
+    { name: BUILD_DATA_EXPORT, run: (data) => buildDataExport(deps, data), retryLimit: EXPORT_ATTEMPTS - 1, retryDelaySeconds: 30, expireInSeconds: 60 * 60 },
   ];
 }

@@ -198,6 +198,7 @@ const MATRIX: Record<string, Row> = {
   "POST /retention/requests/export": { method: "POST", path: "/retention/requests/export", body: {}, expect: members({ admin: 303, staff: 403, auditor: 403, otherAdmin: 303, operator: 403 }) },
   "POST /retention/requests/deletion": { method: "POST", path: "/retention/requests/deletion", body: { confirmation: "not the legal name" }, expect: members({ admin: 422, staff: 403, auditor: 403, otherAdmin: 422, operator: 403 }) },
   "POST /retention/requests/:id/withdraw": { method: "POST", path: `/retention/requests/${ZERO_ID}/withdraw`, body: {}, expect: members({ admin: 404, staff: 403, auditor: 403, otherAdmin: 404, operator: 403 }) },
+  "POST /retention/requests/:id/retry": { method: "POST", path: `/retention/requests/${ZERO_ID}/retry`, body: {}, expect: members({ admin: 404, staff: 403, auditor: 403, otherAdmin: 404, operator: 403 }) },
   "GET /retention/requests/:id/download": { path: `/retention/requests/${ZERO_ID}/download?token=x`, expect: members({ admin: 403, staff: 403, auditor: 403, otherAdmin: 403, operator: 403 }) },
   // Development only (a production app does not mount it: tests/mail.test.ts).
   "GET /dev/mail": { path: "/dev/mail", expect: all(200) },

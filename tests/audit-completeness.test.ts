@@ -368,6 +368,11 @@ const SCENARIOS: Record<string, Scenario> = {
     const request = await t.ownerDb.selectFrom("data_requests").select("id").where("practice_id", "=", r.practiceId).executeTakeFirstOrThrow();
     return { client: r.client, path: `/retention/requests/${request.id}/withdraw`, body: {}, expected: { actions: ["data_request.deletion.withdrawn"], actorId: r.userId, practiceId: r.practiceId, target: { type: "data_request", id: request.id } } };
   },
+  "POST /retention/requests/:id/retry": async () => {
+    const r = await admin();
+    const request = await t.ownerDb.insertInto("data_requests").values({ practice_id: r.practiceId, kind: "export", status: "failed", requested_by: r.userId, attempts: 3 }).returning("id").executeTakeFirstOrThrow();
+    return { client: r.client, path: `/retention/requests/${request.id}/retry`, body: {}, expected: { actions: ["data_request.export.retried"], actorId: r.userId, practiceId: r.practiceId, target: { type: "data_request", id: request.id } } };
+  },
 };
 
 /** A submitted job whose proof 1 is rendered (or only queued), and its admin signed in. */

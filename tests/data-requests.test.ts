@@ -10,12 +10,15 @@ import { signLink } from "../src/platform/crypto.ts";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { zipWriter } from "../src/platform/zip.ts";
 import { saveTemplateFromJob } from "../src/jobs/templates.ts";
-import { DELETION_DAYS, sweepDataRequests } from "../src/retention/requests.ts";
+import { sql } from "kysely";
+import { createLogger } from "../src/platform/log.ts";
+import { BUILD_DATA_EXPORT, buildDataExport, DELETION_DAYS, EXPORT_ATTEMPTS, EXPORT_STALE_HOURS, sweepDataRequests } from "../src/retention/requests.ts";
+import { queueWorkers } from "../src/schedules.ts";
 import { waitFor } from "./support/wait.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { makeSignedPractice, TEST_PROFILE } from "./support/baa.ts";
 import { Client, clientAs } from "./support/browserless.ts";
-import { jobReadyToSubmit, LETTER_BODY, recipientsCsv } from "./support/jobs.ts";
+import { givePrintFile, jobReadyToSubmit, LETTER_BODY, recipientsCsv } from "./support/jobs.ts";
 import { makePerson, type Member } from "./support/people.ts";
 
 let t: TestApp;
@@ -178,6 +181,89 @@ describe("data export", () => {
   }, 30_000);
 });
 
+describe("an export that fails", () => {
+  // A process that only sends work: the test runs each build itself, as the queue's attempts would.
+  let f: TestApp;
+  let admin: Member;
+  let build: (requestId: string) => ReturnType<typeof buildDataExport>;
+  beforeAll(async () => {
+    f = await createTestApp();
+    admin = await makeSignedPractice(f, "Failing Clinic");
+    const deps = { db: f.db, blob: f.blob, mailer: f.mailer, config: f.config, logger: createLogger({ level: "silent" }) };
+    build = (requestId) => buildDataExport(deps, { requestId, practiceId: admin.practiceId });
+  }, 30_000);
+  afterAll(() => f.close());
+  const rows = () => f.ownerDb.selectFrom("data_requests").selectAll().where("practice_id", "=", admin.practiceId).orderBy("requested_at").execute();
+
+  test("the queue makes EXPORT_ATTEMPTS attempts in all", () => {
+    const workers = queueWorkers({ config: f.config, db: f.db, blob: f.blob, mailer: f.mailer, logger: createLogger({ level: "silent" }) });
+    expect(workers.find((w) => w.name === BUILD_DATA_EXPORT)!.retryLimit).toBe(EXPORT_ATTEMPTS - 1);
+  });
+
+  test("every attempt failing ends it as failed (shown, audited, no partial ZIP); an admin asks again and it is built", async () => {
+    const client = await clientAs(f, admin);
+    expect((await client.post("/retention/requests/export", {})).status).toBe(303);
+    const [queued] = await rows();
+    expect(queued).toMatchObject({ status: "queued", attempts: 0, queued_at: expect.any(Date) });
+    // This test plays the worker: it takes the queued job, runs the builds, and completes it at the end.
+    const [job] = await f.queue.boss.fetch<{ requestId: string }>(BUILD_DATA_EXPORT);
+    expect(job!.data.requestId).toBe(queued!.id);
+    // A real fault: the executed BAA the ZIP must carry is missing from storage.
+    const signature = await f.ownerDb.selectFrom("baa_signatures").selectAll().where("practice_id", "=", admin.practiceId).executeTakeFirstOrThrow();
+    const pdf = await f.blob.container.getBlobClient(signature.pdf_blob).downloadToBuffer();
+    await f.blob.remove(signature.pdf_blob);
+    for (let attempt = 1; attempt < EXPORT_ATTEMPTS; attempt++) {
+      await expect(build(queued!.id)).rejects.toThrow();  // thrown: the queue retries
+      expect((await rows())[0]).toMatchObject({ status: "queued", attempts: attempt, error: expect.any(String) });
+    }
+    expect(await build(queued!.id)).toBeNull();          // the last: nothing left to retry
+    await f.queue.boss.complete(BUILD_DATA_EXPORT, job!.id);
+    expect((await rows())[0]).toMatchObject({ status: "failed", attempts: EXPORT_ATTEMPTS });
+    expect(await f.blob.list(`practices/${admin.practiceId}/data-requests/`)).toEqual([]);
+    const failed = await f.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", admin.practiceId).where("action", "=", "data_request.export.failed").execute();
+    expect(failed).toMatchObject([{ outcome: "error", actor_id: "system:data-export", target_id: queued!.id, details: { attempts: EXPORT_ATTEMPTS, reason: "build_failed" } }]);
+
+    // The page says so and offers a retry to admins; auditors see the state only.
+    const page = await (await client.get("/retention")).text();
+    expect(page).toContain(`the export could not be built (${EXPORT_ATTEMPTS} of ${EXPORT_ATTEMPTS} attempts)`);
+    expect(page).toContain(`action="/retention/requests/${queued!.id}/retry"`);
+    const auditor = await clientAs(f, await makePerson(f, { practiceId: admin.practiceId, role: "auditor" }));
+    const auditorPage = await (await auditor.get("/retention/requests")).text();
+    expect(auditorPage).toContain("could not be built");
+    expect(auditorPage).not.toContain("/retry");
+    expect((await auditor.post(`/retention/requests/${queued!.id}/retry`, {})).status).toBe(403);
+
+    // Fixed, asked again: queued afresh (a new pg-boss job), then built.
+    await f.blob.putPrivate(signature.pdf_blob, pdf, "application/pdf");
+    expect((await client.post(`/retention/requests/${queued!.id}/retry`, {})).status).toBe(303);
+    expect((await rows())[0]).toMatchObject({ status: "queued", attempts: 0, error: null });
+    const { rows: sent } = await sql<{ state: string }>`SELECT state FROM pgboss.job WHERE name = ${BUILD_DATA_EXPORT} AND singleton_key = ${queued!.id} ORDER BY created_on`.execute(f.ownerDb);
+    expect(sent.map((j) => j.state)).toEqual(["completed", "created"]);
+    expect(await build(queued!.id)).toMatchObject({ entries: expect.any(Number) });
+    expect((await rows())[0]).toMatchObject({ status: "ready", attempts: 1 });
+    expect((await client.post(`/retention/requests/${queued!.id}/retry`, {})).status).toBe(409);
+    const trail = await f.ownerDb.selectFrom("audit_events").select("action").where("practice_id", "=", admin.practiceId).where("action", "like", "data_request.export.%").orderBy("chain_seq").execute();
+    expect(trail.map((e) => e.action)).toEqual(["data_request.export.requested", "data_request.export.failed", "data_request.export.retried", "data_request.export.built"]);
+  }, 60_000);
+
+  test("a build whose worker died (still queued after EXPORT_STALE_HOURS) is failed by the sweep; a younger one is left", async () => {
+    const now = new Date("2030-05-01T12:00:00Z");
+    const other = await makePerson(f, { practiceName: "Stalled Clinic" });
+    const stale = await f.ownerDb.insertInto("data_requests").values({ practice_id: other.practiceId, kind: "export", status: "queued", requested_by: other.userId, attempts: 1, queued_at: new Date(now.getTime() - (EXPORT_STALE_HOURS * 3_600_000 + 1000)) }).returning("id").executeTakeFirstOrThrow();
+    const young = await f.ownerDb.insertInto("data_requests").values({ practice_id: other.practiceId, kind: "export", status: "queued", requested_by: other.userId, attempts: 1, queued_at: new Date(now.getTime() - (EXPORT_STALE_HOURS * 3_600_000 - 60_000)) }).returning("id").executeTakeFirstOrThrow();
+    const dry = await sweepDataRequests({ db: f.db, blob: f.blob }, { now, dryRun: true, batchSize: 10 });
+    expect(dry.counts.exports_failed).toBe(1);
+    const run = await sweepDataRequests({ db: f.db, blob: f.blob }, { now, batchSize: 10 });
+    expect(run.counts.exports_failed).toBe(1);
+    const byId = new Map((await f.ownerDb.selectFrom("data_requests").selectAll().where("practice_id", "=", other.practiceId).execute()).map((r) => [r.id, r]));
+    expect(byId.get(stale.id)).toMatchObject({ status: "failed", error: expect.stringContaining("still queued") });
+    expect(byId.get(young.id)!.status).toBe("queued");
+    const events = await f.ownerDb.selectFrom("audit_events").selectAll().where("target_id", "=", stale.id).execute();
+    expect(events).toMatchObject([{ action: "data_request.export.failed", outcome: "error", actor_id: "system:data-requests", details: { reason: "stalled", attempts: 1 } }]);
+    expect((await sweepDataRequests({ db: f.db, blob: f.blob }, { now, batchSize: 10 })).counts.exports_failed).toBe(0);
+  }, 30_000);
+});
+
 describe("deletion", () => {
   let admin: Member;
   let shared: Member;
@@ -215,63 +301,122 @@ describe("deletion", () => {
     expect((await requestsOf(admin.practiceId))[0]).toMatchObject({ status: "withdrawn", withdrawn_by: admin.userId });
     expect((await client.post(`/retention/requests/${r!.id}/withdraw`, {})).status).toBe(409);
     const swept = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(Date.now() + 40 * DAY), batchSize: 10 });
-    expect(swept.counts.deletions_processed).toBe(0);
+    expect(swept.counts.deletions_started).toBe(0);
     expect((await t.ownerDb.selectFrom("practices").select("status").where("id", "=", admin.practiceId).executeTakeFirstOrThrow()).status).toBe("active");
   });
 
-  test("processed when due (fixed now): jobs cancelled and purged, members alone anonymised, the audit trail and BAA stay, a certificate is listed", async () => {
-    const job = await jobReadyToSubmit(t, admin, recipientsCsv(2));
-    await saveTemplateFromJob({ db: t.db, keys: t.config.keys.encryption }, { userId: admin.userId, practiceId: admin.practiceId, role: "admin" }, job.id, { templateName: "Closing", body: "Dear {{first_name}}, goodbye." });
-    const files = await t.ownerDb.selectFrom("job_files").select("blob_name").where("job_id", "=", job.id).execute();
-    expect(files.length).toBeGreaterThan(0);
+  test("when due: the practice closes (open jobs cancelled, members alone anonymised, kept members locked out); a job in production is waited for, then purged; a final certificate", async () => {
+    const draft = await jobReadyToSubmit(t, admin, recipientsCsv(2));
+    await saveTemplateFromJob({ db: t.db, keys: t.config.keys.encryption }, { userId: admin.userId, practiceId: admin.practiceId, role: "admin" }, draft.id, { templateName: "Closing", body: "Dear {{first_name}}, goodbye." });
+    const draftFiles = (await t.ownerDb.selectFrom("job_files").select("blob_name").where("job_id", "=", draft.id).execute()).map((f) => f.blob_name);
+    expect(draftFiles.length).toBeGreaterThan(0);
+    // A job the print shop is producing when the deletion falls due, with its print file in storage.
+    const printing = await jobReadyToSubmit(t, admin, recipientsCsv(2));
+    await givePrintFile(t, printing);
+    const print = await t.ownerDb.selectFrom("production_files").select("blob_name").where("job_id", "=", printing.id).executeTakeFirstOrThrow();
+    await t.blob.putPrivate(print.blob_name!, new Uint8Array(100), "application/pdf");
+    await t.ownerDb.updateTable("jobs").set({ status: "in_production", production_started_at: new Date() }).where("id", "=", printing.id).execute();
+    const printingFiles = [...(await t.ownerDb.selectFrom("job_files").select("blob_name").where("job_id", "=", printing.id).execute()).map((f) => f.blob_name), print.blob_name!];
+    // Practice storage outside jobs (a logo) goes too; the executed BAA stays.
+    const logo = `practices/${admin.practiceId}/letterhead/logo-test.png`;
+    await t.blob.putPrivate(logo, new Uint8Array(10), "image/png");
+    // A pending invitation to the practice is revoked.
+    await t.ownerDb.insertInto("invitations").values({ practice_id: admin.practiceId, email: "late@people.example", role: "staff", token_hash: "f".repeat(64), invited_by: admin.userId, expires_at: new Date(Date.now() + 7 * DAY) }).execute();
+
     const client = await clientAs(t, admin);
     expect((await client.post("/retention/requests/deletion", { confirmation: ` ${TEST_PROFILE.legalName} ` })).status).toBe(303);
+    // The page says what happens to jobs in production, and that this practice has one now.
+    const before = await (await client.get("/retention/requests")).text();
+    expect(before).toContain("Jobs already in production or mailed when the deletion falls due cannot be stopped");
+    expect(before).toContain("1 job in production or mailed");
     const r = (await requestsOf(admin.practiceId)).find((x) => x.status === "scheduled")!;
-    const auditBefore = await t.ownerDb.selectFrom("audit_events").select((eb) => eb.fn.countAll<string>().as("n")).where("practice_id", "=", admin.practiceId).executeTakeFirstOrThrow();
+    const sharedOldSession = await clientAs(t, { ...shared, practiceId: admin.practiceId });
+    expect((await sharedOldSession.get("/retention/requests")).status).toBe(200);
+    const auditBefore = await t.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", admin.practiceId).orderBy("chain_seq").execute();
+
     // Not yet due: nothing happens.
     const early = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(new Date(r.due_at).getTime() - 1000), batchSize: 10 });
-    expect(early.counts.deletions_processed).toBe(0);
-    const due = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(new Date(r.due_at).getTime() + 1000), batchSize: 10 });
-    expect(due.counts.deletions_processed).toBe(1);
+    expect(early.counts).toMatchObject({ deletions_started: 0, deletions_completed: 0 });
+    expect(await t.blob.inspect(draftFiles[0]!)).not.toBeNull();
 
-    const done = (await requestsOf(admin.practiceId)).find((x) => x.id === r.id)!;
-    expect(done.status).toBe("completed");
-    expect(done.counts).toMatchObject({ jobs_cancelled: 1, templates_deleted: 1, letters_erased: 1, users_anonymised: 2, users_kept: 1 });
-    const after = await t.ownerDb.selectFrom("jobs").selectAll().where("id", "=", job.id).executeTakeFirstOrThrow();
-    expect(after.status).toBe("cancelled");
-    expect(after.letter_body_enc).toBeNull();
-    expect(after.purged_at).not.toBeNull();
-    for (const f of files) expect(await t.blob.inspect(f.blob_name)).toBeNull();
+    // Due: the practice closes; the draft is cancelled and purged; the job in production is left alone.
+    const due = new Date(new Date(r.due_at).getTime() + 1000);
+    const first = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: due, batchSize: 10 });
+    expect(first.counts).toMatchObject({ deletions_started: 1, jobs_purged: 1, deletions_waiting: 1, deletions_completed: 0 });
+    const processing = (await requestsOf(admin.practiceId)).find((x) => x.id === r.id)!;
+    expect(processing.status).toBe("processing");
+    expect(processing.counts).toMatchObject({ jobs_cancelled: 1, jobs_waited_for: 1, templates_deleted: 1, users_anonymised: 2, users_kept: 1, memberships_ended: 3, invitations_revoked: 1, jobs_purged: 1, letters_erased: 1 });
+    const draftAfter = await t.ownerDb.selectFrom("jobs").selectAll().where("id", "=", draft.id).executeTakeFirstOrThrow();
+    expect(draftAfter).toMatchObject({ status: "cancelled", letter_body_enc: null });
+    expect(draftAfter.purged_at).not.toBeNull();
+    const cancelled = await t.ownerDb.selectFrom("audit_events").select(["actor_id", "details"]).where("action", "=", "job.status.changed").where("target_id", "=", draft.reference).where("actor_id", "=", "system:data-requests").execute();
+    expect(cancelled.map((e) => e.details)).toEqual([expect.objectContaining({ to: "cancelled", reason: "practice_deleted" })]);
+    for (const name of draftFiles) expect(await t.blob.inspect(name)).toBeNull();
+    for (const name of printingFiles) expect(await t.blob.inspect(name)).not.toBeNull();
+    const printingNow = await t.ownerDb.selectFrom("jobs").selectAll().where("id", "=", printing.id).executeTakeFirstOrThrow();
+    expect(printingNow.status).toBe("in_production");
+    expect(printingNow.purged_at).toBeNull();
     expect(await t.ownerDb.selectFrom("letter_templates").select("id").where("practice_id", "=", admin.practiceId).execute()).toHaveLength(0);
-    // Members in no other practice are anonymised; the one in another practice is not.
+    expect(await t.ownerDb.selectFrom("invitations").select("revoked_at").where("token_hash", "=", "f".repeat(64)).executeTakeFirstOrThrow()).toMatchObject({ revoked_at: expect.any(Date) });
     for (const m of [admin, alone]) {
       const u = await t.ownerDb.selectFrom("users").selectAll().where("id", "=", m.userId).executeTakeFirstOrThrow();
       expect(u).toMatchObject({ full_name: "Deleted user", email: `deleted-${m.userId}@deleted.invalid`, password_hash: null, totp_secret: null, status: "deactivated" });
     }
     const kept = await t.ownerDb.selectFrom("users").selectAll().where("id", "=", shared.userId).executeTakeFirstOrThrow();
     expect(kept).toMatchObject({ full_name: "Test Person", email: `${shared.userId}@people.example`, status: "active" });
-    const liveSessions = await t.ownerDb.selectFrom("sessions").select("id").where("user_id", "=", admin.userId).where("revoked_at", "is", null).execute();
-    expect(liveSessions).toHaveLength(0);
+    expect(await t.ownerDb.selectFrom("sessions").select("id").where("user_id", "=", admin.userId).where("revoked_at", "is", null).execute()).toHaveLength(0);
     expect((await client.get("/retention/requests")).status).toBe(303); // signed out
     expect((await t.ownerDb.selectFrom("practices").select("status").where("id", "=", admin.practiceId).executeTakeFirstOrThrow()).status).toBe("suspended");
-    // The audit trail and the BAA record stay.
-    const auditAfter = await t.ownerDb.selectFrom("audit_events").select((eb) => eb.fn.countAll<string>().as("n")).where("practice_id", "=", admin.practiceId).executeTakeFirstOrThrow();
-    expect(Number(auditAfter.n)).toBeGreaterThan(Number(auditBefore.n));
+
+    // The kept member no longer sees or reaches the closed practice: their session there ended; in
+    // their own practice the switcher, /app, the job and the switch itself know nothing of it.
+    expect((await sharedOldSession.get("/app")).status).toBe(303);
+    expect(await t.ownerDb.selectFrom("memberships").select("id").where("practice_id", "=", admin.practiceId).execute()).toHaveLength(0);
+    const own = await clientAs(t, shared);
+    const home = await own.get("/app");
+    expect(home.status).toBe(200);
+    const homeHtml = await home.text();
+    expect(homeHtml).toContain("Other Clinic");
+    expect(homeHtml).not.toContain(admin.practiceId);
+    expect(homeHtml).not.toContain("Closing Clinic");
+    expect((await own.post("/practice/switch", { practiceId: admin.practiceId })).status).toBe(404);
+    expect((await own.get(`/jobs/${printing.id}`)).status).toBe(404);
+    expect(await (await own.get("/jobs")).text()).not.toContain(printing.reference);
+    const stray = await clientAs(t, { ...shared, practiceId: admin.practiceId }); // a session naming the closed practice
+    for (const path of ["/jobs", `/jobs/${printing.id}`, "/retention", "/retention/requests"]) expect([303, 403, 404]).toContain((await stray.get(path)).status);
+
+    // A second run while the job is still in production: nothing new, still waiting.
+    const waiting = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(due.getTime() + 3_600_000), batchSize: 10 });
+    expect(waiting.counts).toMatchObject({ deletions_started: 0, jobs_purged: 0, deletions_waiting: 1 });
+
+    // The print shop mails and completes it: the next run purges it and completes the deletion.
+    await t.ownerDb.updateTable("jobs").set({ status: "completed", mailed_on: "2030-01-02", mailed_pieces: 2, completed_at: new Date() }).where("id", "=", printing.id).execute();
+    const last = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(due.getTime() + 7_200_000), batchSize: 10 });
+    expect(last.counts).toMatchObject({ jobs_purged: 1, deletions_waiting: 0, deletions_completed: 1 });
+    for (const name of [...printingFiles, logo]) expect(await t.blob.inspect(name)).toBeNull();
+    expect((await t.ownerDb.selectFrom("jobs").select("purged_at").where("id", "=", printing.id).executeTakeFirstOrThrow()).purged_at).not.toBeNull();
+    const done = (await requestsOf(admin.practiceId)).find((x) => x.id === r.id)!;
+    expect(done.status).toBe("completed");
+    expect(done.counts).toMatchObject({ jobs_cancelled: 1, jobs_waited_for: 1, jobs_purged: 2, other_blobs_deleted: 1, users_anonymised: 2, users_kept: 1 });
+    // Each purged job has its certificate of destruction.
+    expect(await t.ownerDb.selectFrom("destruction_certificates").select("job_id").where("practice_id", "=", admin.practiceId).execute()).toHaveLength(2);
+
+    // The audit trail stays (every earlier event unchanged, new ones appended) and so does the BAA record.
+    const auditAfter = await t.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", admin.practiceId).orderBy("chain_seq").execute();
+    expect(auditAfter.slice(0, auditBefore.length)).toEqual(auditBefore);
+    expect(auditAfter.length).toBeGreaterThan(auditBefore.length);
     const signature = await t.ownerDb.selectFrom("baa_signatures").selectAll().where("practice_id", "=", admin.practiceId).executeTakeFirstOrThrow();
     expect(await t.blob.inspect(signature.pdf_blob)).not.toBeNull();
-    expect((await eventsOf(admin.practiceId)).at(-1)).toMatchObject({ action: "data_request.deletion.processed", actor_id: "system:data-requests" });
-    // The certificate: stored, listed for the remaining auditor, downloadable through its link.
+    const steps = (await eventsOf(admin.practiceId)).map((e) => [e.action, e.actor_id]);
+    expect(steps.slice(-2)).toEqual([["data_request.deletion.started", "system:data-requests"], ["data_request.deletion.processed", "system:data-requests"]]);
+    // The final certificate: stored beside the certificates of destruction, its SHA-256 in the trail.
+    expect(done.blob_name).toStartWith(`practices/${admin.practiceId}/certificates/`);
     const cert = await t.blob.container.getBlobClient(done.blob_name).downloadToBuffer();
     expect(cert.subarray(0, 5).toString()).toBe("%PDF-");
     expect(new Bun.CryptoHasher("sha256").update(cert).digest("hex")).toBe(done.sha256);
-    const auditor = await clientAs(t, { ...shared, practiceId: admin.practiceId });
-    const page = await (await auditor.get("/retention/requests")).text();
-    expect(page).toContain("audit trail and the Business Associate Agreement record are kept");
-    const link = await downloadHref(auditor);
-    expect(link).toBeTruthy();
-    expect((await auditor.get(link!)).status).toBe(303);
+    expect((await eventsOf(admin.practiceId)).at(-1)!.details).toMatchObject({ certificate_sha256: done.sha256 });
     // Running again changes nothing.
-    const again = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(new Date(r.due_at).getTime() + 2 * DAY), batchSize: 10 });
-    expect(again.counts.deletions_processed).toBe(0);
-  }, 60_000);
+    const again = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(due.getTime() + 2 * DAY), batchSize: 10 });
+    expect(again.counts).toMatchObject({ deletions_started: 0, jobs_purged: 0, deletions_waiting: 0, deletions_completed: 0 });
+  }, 120_000);
 });

@@ -24,12 +24,13 @@ const ALLOWED: [JobStatus, JobStatus, "editor" | "approver" | "operator" | "syst
   ["approved", "in_production", "operator"],
   ["in_production", "mailed", "operator"],
   ["mailed", "completed", "operator"],
-  // The system cancels drafts left without activity (retention: abandoned-drafts).
+  // The system cancels drafts left without activity (retention: abandoned-drafts), and every job
+  // before production when the practice's deletion is carried out (retention: data-requests).
   ["draft", "cancelled", "editorOrSystem"],
-  ["submitted", "cancelled", "editor"],
-  ["proof_ready", "cancelled", "editor"],
-  ["changes_requested", "cancelled", "editor"],
-  ["approved", "cancelled", "editor"],
+  ["submitted", "cancelled", "editorOrSystem"],
+  ["proof_ready", "cancelled", "editorOrSystem"],
+  ["changes_requested", "cancelled", "editorOrSystem"],
+  ["approved", "cancelled", "editorOrSystem"],
 ];
 
 const member = (role: Role): LifecycleActor => ({ kind: "member", can: (p) => can(role, p) });

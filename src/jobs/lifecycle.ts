@@ -27,13 +27,14 @@ const system: Mover = { kind: "system" };
 
 /** Every allowed move and its mover(s). Anything not listed is refused. */
 const TRANSITIONS: Readonly<Record<JobStatus, Partial<Record<JobStatus, Mover | readonly Mover[]>>>> = {
-  // The system cancels a draft left without activity (src/retention/abandoned-drafts.ts).
+  // The system cancels a draft left without activity (src/retention/abandoned-drafts.ts), and every
+  // job not yet in production when the practice's deletion is carried out (src/retention/requests.ts).
   draft: { submitted: editor, cancelled: [editor, system] },
-  submitted: { proof_ready: system, cancelled: editor },
+  submitted: { proof_ready: system, cancelled: [editor, system] },
   // Changes are requested by whoever may approve; resubmission is an edit.
-  proof_ready: { approved: approver, changes_requested: approver, cancelled: editor },
-  changes_requested: { submitted: editor, cancelled: editor },
-  approved: { in_production: operator, cancelled: editor },
+  proof_ready: { approved: approver, changes_requested: approver, cancelled: [editor, system] },
+  changes_requested: { submitted: editor, cancelled: [editor, system] },
+  approved: { in_production: operator, cancelled: [editor, system] },
   in_production: { mailed: operator },
   mailed: { completed: operator },
   completed: {},

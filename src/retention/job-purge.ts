@@ -43,61 +43,103 @@ function dueJobs(tx: Tx, endedBefore: Date) {
     .orderBy("updated_at");
 }
 
-type Purged = { blobs: number; bytes: number; mode: "batch" | "single" };
+/** Listings and batch deletes in flight at once within a batch (Blob storage serves them in parallel). */
+const STORAGE_CONCURRENCY = 8;
+/** Blob Batch takes at most 256 sub-requests; removeMany splits larger lists into such requests. */
+const DELETE_CHUNK = 256;
 
-async function purgeJob(tx: Tx, blob: BlobStore, job: Job, cutoff: Date): Promise<Purged> {
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
+export type PurgeSweep = "job-purge" | "data-requests";
+export type PurgedBatch = { jobs: number; blobs: number; bytes: number; single: number };
+
+/**
+ * Purges a batch of ended jobs of the transaction's practice (locked by the caller), in bulk: one
+ * query per table, every job's prefix listed in parallel, all their blobs deleted through Blob Batch
+ * across jobs, one certificate of destruction and one job.data.purged event per job. Storage first:
+ * should any of it fail, the transaction rolls back and the next run lists and deletes what is left
+ * (a blob already gone is not an error), so a run killed halfway is finished by the next one.
+ */
+export async function purgeJobs(tx: Tx, blob: BlobStore, jobs: readonly Job[], cutoff: Date, sweep: PurgeSweep): Promise<PurgedBatch> {
+  if (jobs.length === 0) return { jobs: 0, blobs: 0, bytes: 0, single: 0 };
+  const actor = `system:${sweep}` as const;
+  const ids = jobs.map((j) => j.id);
+  const practiceId = jobs[0]!.practice_id;
   const [files, proofs, prints, practice] = await Promise.all([
-    tx.selectFrom("job_files").select(["blob_name", "blob_lease_id", "kind", "size", "sha256"]).where("job_id", "=", job.id).execute(),
-    tx.selectFrom("proofs").select(["blob_name", "bytes", "sha256"]).where("job_id", "=", job.id).execute(),
-    tx.selectFrom("production_files").select(["blob_name", "bytes", "sha256"]).where("job_id", "=", job.id).execute(),
-    findPractice(tx, job.practice_id),
+    tx.selectFrom("job_files").select(["job_id", "blob_name", "blob_lease_id", "kind", "size", "sha256"]).where("job_id", "in", ids).execute(),
+    tx.selectFrom("proofs").select(["job_id", "blob_name", "bytes", "sha256"]).where("job_id", "in", ids).execute(),
+    tx.selectFrom("production_files").select(["job_id", "blob_name", "bytes", "sha256"]).where("job_id", "in", ids).execute(),
+    findPractice(tx, practiceId),
   ]);
-  // What is in storage under the job's prefix is what gets deleted; the rows say what each blob was.
+  // What is in storage under each job's prefix is what gets deleted; the rows say what each blob was.
   const known = new Map<string, DestroyedItem & { leaseId?: string | null }>();
   for (const f of files) known.set(f.blob_name, { kind: f.kind, bytes: f.size === null ? null : Number(f.size), sha256: f.sha256, leaseId: f.blob_lease_id });
   for (const p of proofs) if (p.blob_name) known.set(p.blob_name, { kind: "proof", bytes: p.bytes === null ? null : Number(p.bytes), sha256: p.sha256 });
   for (const p of prints) if (p.blob_name) known.set(p.blob_name, { kind: "print_file", bytes: p.bytes === null ? null : Number(p.bytes), sha256: p.sha256 });
-  const present = await blob.list(jobBlobPrefix(job.practice_id, job.id));
-  const items: DestroyedItem[] = present.map(({ name, size }) => {
-    const k = known.get(name);
-    return k ? { kind: k.kind, bytes: k.bytes ?? size, sha256: k.sha256 } : { kind: "unrecorded", bytes: size, sha256: null };
-  });
-  // Storage first: should it fail, the transaction rolls back and the next run tries again.
-  const { mode } = await blob.removeMany(present.map(({ name }) => ({ name, leaseId: known.get(name)?.leaseId ?? null })));
+  const present = await inParallel(jobs, STORAGE_CONCURRENCY, (job) => blob.list(jobBlobPrefix(job.practice_id, job.id)));
+  const everything = present.flat().map(({ name }) => ({ name, leaseId: known.get(name)?.leaseId ?? null }));
+  const chunks: (typeof everything)[] = [];
+  for (let i = 0; i < everything.length; i += DELETE_CHUNK) chunks.push(everything.slice(i, i + DELETE_CHUNK));
+  const modes = await inParallel(chunks, STORAGE_CONCURRENCY, (chunk) => blob.removeMany(chunk));
+  const single = modes.some((m) => m.mode === "single") ? 1 : 0;
 
   const purgedAt = new Date();
-  const letterErased = job.letter_body_enc !== null;
   await tx.updateTable("job_files").set({ status: "purged", declared_name: PURGED_FILE_NAME, csv_fields: null, csv_report: null, updated_at: sql`now()` })
-    .where("job_id", "=", job.id).execute();
-  await tx.updateTable("proofs").set({ changes_comment: null }).where("job_id", "=", job.id).execute();
+    .where("job_id", "in", ids).execute();
+  await tx.updateTable("proofs").set({ changes_comment: null }).where("job_id", "in", ids).where("changes_comment", "is not", null).execute();
   await tx.updateTable("jobs").set({
     letter_body_enc: null, letter_key_id: null, letter_length: null, letter_fields: null, letter_saved_by: null, letter_saved_at: null,
     letter_signer_name: null, letter_signer_title: null, cancel_reason: null, purged_at: purgedAt, updated_at: sql`now()`,
-  }).where("id", "=", job.id).execute();
+  }).where("id", "in", ids).execute();
 
-  const certificateId = crypto.randomUUID();
-  const verificationId = certificateVerificationId();
-  const pdf = await certificatePdf({
-    verificationId, certificateId, practiceId: job.practice_id, practiceName: practice?.legal_name ?? practice?.name ?? "",
-    jobReference: job.reference, jobStatus: job.status, endedAt: job.completed_at ?? job.cancelled_at, purgedAt, cutoff, items, letterErased,
-    sweep: "job-purge",
-  });
-  const pdfBlob = `practices/${job.practice_id}/certificates/${certificateId}.pdf`;
-  const pdfSha256 = sha256Hex(pdf);
-  const bytes = items.reduce((n, i) => n + (i.bytes ?? 0), 0);
-  await tx.insertInto("destruction_certificates").values({
-    id: certificateId, practice_id: job.practice_id, job_id: job.id, job_reference: job.reference, verification_id: verificationId,
-    items: JSON.stringify(items), blobs: items.length, bytes, letter_erased: letterErased, purged_at: purgedAt,
-    pdf_blob: pdfBlob, pdf_sha256: pdfSha256, pdf_bytes: pdf.length,
-  }).execute();
-  await recordAudit(tx, {
-    practiceId: job.practice_id, actor: { type: "system", id: ACTOR }, action: "job.data.purged", target: jobTarget(job),
-    details: { blobs: items.length, bytes, letter_erased: letterErased, verification_id: verificationId, certificate_sha256: pdfSha256 },
-  });
-  // Last, so a refused insert leaves no blob (a failed commit after this leaves an unreferenced one).
-  await blob.putPrivate(pdfBlob, pdf, "application/pdf");
-  return { blobs: items.length, bytes, mode };
+  const certificates = [];
+  let blobs = 0;
+  let bytes = 0;
+  for (const [n, job] of jobs.entries()) {
+    const items: DestroyedItem[] = present[n]!.map(({ name, size }) => {
+      const k = known.get(name);
+      return k ? { kind: k.kind, bytes: k.bytes ?? size, sha256: k.sha256 } : { kind: "unrecorded", bytes: size, sha256: null };
+    });
+    const letterErased = job.letter_body_enc !== null;
+    const certificateId = crypto.randomUUID();
+    const verificationId = certificateVerificationId();
+    const pdf = await certificatePdf({
+      verificationId, certificateId, practiceId, practiceName: practice?.legal_name ?? practice?.name ?? "",
+      jobReference: job.reference, jobStatus: job.status, endedAt: job.completed_at ?? job.cancelled_at, purgedAt, cutoff, items, letterErased, sweep,
+    });
+    const jobBytes = items.reduce((sum, i) => sum + (i.bytes ?? 0), 0);
+    blobs += items.length;
+    bytes += jobBytes;
+    certificates.push({ job, items, letterErased, certificateId, verificationId, pdf, pdfSha256: sha256Hex(pdf), jobBytes });
+  }
+  await tx.insertInto("destruction_certificates").values(certificates.map((c) => ({
+    id: c.certificateId, practice_id: practiceId, job_id: c.job.id, job_reference: c.job.reference, verification_id: c.verificationId,
+    items: JSON.stringify(c.items), blobs: c.items.length, bytes: c.jobBytes, letter_erased: c.letterErased, purged_at: purgedAt,
+    pdf_blob: certificateBlobName(practiceId, c.certificateId), pdf_sha256: c.pdfSha256, pdf_bytes: c.pdf.length,
+  }))).execute();
+  for (const c of certificates) {
+    await recordAudit(tx, {
+      practiceId, actor: { type: "system", id: actor }, action: "job.data.purged", target: jobTarget(c.job),
+      details: { blobs: c.items.length, bytes: c.jobBytes, letter_erased: c.letterErased, verification_id: c.verificationId, certificate_sha256: c.pdfSha256 },
+    });
+  }
+  // Last, so a refused insert leaves no blob (a failed commit after this leaves unreferenced ones).
+  await inParallel(certificates, STORAGE_CONCURRENCY, (c) => blob.putPrivate(certificateBlobName(practiceId, c.certificateId), c.pdf, "application/pdf"));
+  return { jobs: jobs.length, blobs, bytes, single };
 }
+
+const certificateBlobName = (practiceId: string, certificateId: string) => `practices/${practiceId}/certificates/${certificateId}.pdf`;
 
 export function sweepJobPurge(deps: { db: Db; blob: BlobStore; days: number }, options: SweepOptions): Promise<SweepResult> {
   const { db, blob, days } = deps;
@@ -113,13 +155,7 @@ export function sweepJobPurge(deps: { db: Db; blob: BlobStore; days: number }, o
           if (dryRun) return (await dueJobs(tx, endedBefore).execute()).length;
           const batch = await dueJobs(tx, endedBefore).limit(options.batchSize).forUpdate().skipLocked().execute();
           if (batch.length === 0) return 0;
-          const sum = { blobs: 0, bytes: 0, single: 0 };
-          for (const job of batch) {
-            const r = await purgeJob(tx, blob, job, cutoff);
-            sum.blobs += r.blobs;
-            sum.bytes += r.bytes;
-            if (r.mode === "single") sum.single++;
-          }
+          const sum = await purgeJobs(tx, blob, batch, cutoff, "job-purge");
           await recordAudit(tx, {
             practiceId, actor: { type: "system", id: ACTOR }, action: "retention.swept",
             details: { sweep: "job-purge", cutoff: cutoff.toISOString(), jobs: batch.length, blobs: sum.blobs, bytes: sum.bytes, ...(sum.single ? { single_deletes: sum.single } : {}) },

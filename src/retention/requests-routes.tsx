@@ -14,17 +14,19 @@ import type { Db } from "../platform/db.ts";
 import type { WorkSender } from "../platform/queue.ts";
 import { DataRequestsPage, type DataRequestRow, DataRequestsSection } from "../../views/retention/requests.tsx";
 import {
-  DataRequestError, downloadPath, openDownload, requestDeletion, requestExport, type RequestActor, requestsOverview, withdrawDeletion,
+  DataRequestError, downloadPath, EXPORT_ATTEMPTS, openDownload, requestDeletion, requestExport, type RequestActor, requestsOverview, retryExport,
+  withdrawDeletion,
 } from "./requests.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUS: Record<DataRequestError["code"], number> = {
-  not_allowed: 403, confirmation: 422, already_scheduled: 409, not_found: 404, not_withdrawable: 409, link_invalid: 403, not_ready: 403,
+  not_allowed: 403, confirmation: 422, already_scheduled: 409, not_found: 404, not_withdrawable: 409, not_retryable: 409, link_invalid: 403, not_ready: 403,
 };
 const NOTICES: Record<string, string> = {
   export: "Your export is being prepared. You will get an email when it is ready to download.",
   deletion: "The deletion is scheduled in 30 days. You can withdraw it until then.",
   withdrawn: "The deletion was withdrawn. Nothing will be deleted.",
+  retried: "The export is being prepared again. You will get an email when it is ready to download.",
 };
 
 export type DataRequestDeps = { db: Db; blob: BlobStore; config: Config; queue?: WorkSender };
@@ -42,8 +44,13 @@ export async function dataRequestsProps(deps: DataRequestDeps, c: Context<HonoEn
     downloadHref: (r.kind === "export" && r.status === "ready" && r.requested_by === actor.userId && o.canManage) || (r.kind === "deletion" && r.status === "completed" && r.blob_name)
       ? downloadPath(deps.config, actor, r) : null,
     canWithdraw: o.canManage && r.kind === "deletion" && r.status === "scheduled",
+    canRetry: o.canManage && r.kind === "export" && r.status === "failed",
+    attempts: r.attempts,
   }));
-  return { practiceName: o.practiceName, practiceStatus: o.practiceStatus, confirmationName: o.confirmationName, canManage: o.canManage, rows };
+  return {
+    practiceName: o.practiceName, practiceStatus: o.practiceStatus, confirmationName: o.confirmationName, canManage: o.canManage, rows,
+    jobsInProduction: o.jobsInProduction, exportAttempts: EXPORT_ATTEMPTS,
+  };
 }
 
 export function dataRequestRoutes(deps: DataRequestDeps) {
@@ -57,7 +64,7 @@ export function dataRequestRoutes(deps: DataRequestDeps) {
     });
   }
 
-  async function refused(c: Context<HonoEnv>, error: unknown, action: "data_request.export.requested" | "data_request.deletion.requested" | "data_request.deletion.withdrawn") {
+  async function refused(c: Context<HonoEnv>, error: unknown, action: "data_request.export.requested" | "data_request.export.retried" | "data_request.deletion.requested" | "data_request.deletion.withdrawn") {
     if (!(error instanceof DataRequestError)) throw error;
     if (error.code === "not_found") return c.notFound();
     if (error.code === "not_allowed") {
@@ -98,6 +105,17 @@ export function dataRequestRoutes(deps: DataRequestDeps) {
       return refused(c, error, "data_request.deletion.withdrawn");
     }
     return c.redirect("/retention/requests?done=withdrawn", 303);
+  });
+
+  app.post("/retention/requests/:id/retry", requirePermission(deps, "data_requests.manage"), async (c) => {
+    const id = c.req.param("id");
+    if (!UUID.test(id)) return c.notFound();
+    try {
+      await retryExport(deps, actorOf(c), id, requestMeta(c));
+    } catch (error) {
+      return refused(c, error, "data_request.export.retried");
+    }
+    return c.redirect("/retention/requests?done=retried", 303);
   });
 
   app.get("/retention/requests/:id/download", requirePermission(deps, "audit.read"), async (c) => {

@@ -5,10 +5,20 @@
 //   admin a sign-in link (no PHI). The download is a signed link bound to that admin, valid until the
 //   ZIP expires (7 days), checked again on use and redirected to a read SAS valid seconds; the sweep
 //   `data-requests` purges the ZIP when it expires.
+//   A build that fails is retried by pg-boss (EXPORT_ATTEMPTS in all, counted on the row); the last
+//   failure, or a build whose worker died and left it queued past EXPORT_STALE_HOURS (the sweep),
+//   ends it as `failed`, audited; an admin may then ask for it again (retryExport).
 // - a deletion: typed confirmation (the practice's legal name), due 30 days later, withdrawable until
-//   then. When due, the sweep cancels open jobs, purges job data (blobs, letters, templates),
-//   anonymises members who belong to no other practice, ends sessions, suspends the practice and
-//   stores a certificate (PDF). The audit trail and the BAA record stay, as the law requires.
+//   then. When due, the sweep closes the practice in one transaction: jobs not yet in production are
+//   cancelled through the lifecycle, templates deleted, members who belong to no other practice
+//   anonymised, every membership and open invitation ended (kept members no longer see or reach
+//   it), exports ended, sessions ended, the practice suspended; the request becomes `processing`.
+//   Then, in bounded batches, every ended job's data is purged as the job-purge sweep does (blobs,
+//   letters, a certificate of destruction per job). Jobs already in production or mailed cannot be
+//   stopped: the print shop finishes them, and each is purged once completed (the hourly sweep).
+//   When no job is left, whatever else the practice has in storage (logo, export ZIPs) is deleted,
+//   the final certificate (PDF) stored and the request `completed`. The audit trail, the BAA record
+//   and the certificates stay, as the law requires.
 // Every step is audited in the practice's chain.
 import PDFDocument from "pdfkit";
 import { sql } from "kysely";
@@ -27,12 +37,19 @@ import type { WorkSender } from "../platform/queue.ts";
 import type { DataRequestsTable, Role } from "../platform/schema.ts";
 import type { Selectable } from "kysely";
 import { zipWriter } from "../platform/zip.ts";
+import { moveJobAs } from "../jobs/service.ts";
+import { isCancellable, JOB_STATUSES } from "../jobs/lifecycle.ts";
+import { purgeJobs } from "./job-purge.ts";
 import { recordedSweep, type SweepOptions, type SweepResult } from "./runs.ts";
 
 export const BUILD_DATA_EXPORT = "build-data-export";
 export const EXPORT_DAYS = 7;
 export const DELETION_DAYS = 30;
 export const READ_SAS_SECONDS = 60;
+/** Builds of one export: the first run and the queue's retries (BUILD_DATA_EXPORT's retryLimit + 1). */
+export const EXPORT_ATTEMPTS = 3;
+/** An export still queued this long after it was (re)queued lost its worker: the sweep fails it. */
+export const EXPORT_STALE_HOURS = 6;
 /** How long a certificate's download link on the page works. */
 export const CERTIFICATE_LINK_MINUTES = 10;
 const DAY = 86_400_000;
@@ -44,7 +61,7 @@ export type RequestActor = { userId: string; practiceId: string };
 
 export class DataRequestError extends Error {
   constructor(
-    readonly code: "not_allowed" | "confirmation" | "already_scheduled" | "not_found" | "not_withdrawable" | "link_invalid" | "not_ready",
+    readonly code: "not_allowed" | "confirmation" | "already_scheduled" | "not_found" | "not_withdrawable" | "not_retryable" | "link_invalid" | "not_ready",
     message: string,
   ) {
     super(message);
@@ -73,6 +90,8 @@ export const confirmationName = (p: { legal_name: string | null; name: string })
 export type RequestsOverview = {
   role: Role; canManage: boolean; practiceName: string; practiceStatus: string; confirmationName: string;
   requests: (DataRequest & { requesterName: string })[];
+  /** Jobs in production or mailed now: a deletion falling due waits for each to be completed. */
+  jobsInProduction: number;
 };
 
 export function requestsOverview(deps: { db: Db }, actor: RequestActor): Promise<RequestsOverview> {
@@ -86,7 +105,9 @@ export function requestsOverview(deps: { db: Db }, actor: RequestActor): Promise
       ? await tx.selectFrom("users").select(["id", "full_name"]).where("id", "in", ids).execute()
       : [];
     const nameOf = new Map(names.map((n) => [n.id, n.full_name]));
+    const running = await tx.selectFrom("jobs").select((eb) => eb.fn.countAll<string>().as("n")).where("status", "in", ["in_production", "mailed"]).executeTakeFirstOrThrow();
     return {
+      jobsInProduction: Number(running.n),
       role, canManage: can(role, "data_requests.manage"), practiceName: practice.legal_name ?? practice.name, practiceStatus: practice.status,
       confirmationName: confirmationName(practice), requests: requests.map((r) => ({ ...r, requesterName: nameOf.get(r.requested_by) ?? "A member" })),
     };
@@ -101,7 +122,7 @@ export async function requestExport(deps: { db: Db; queue?: WorkSender }, actor:
   return tenant(deps.db, actor)(async (tx) => {
     const role = await roleFor(tx, actor, "data_requests.manage");
     const row = await tx.insertInto("data_requests")
-      .values({ practice_id: actor.practiceId, kind: "export", status: "queued", requested_by: actor.userId })
+      .values({ practice_id: actor.practiceId, kind: "export", status: "queued", requested_by: actor.userId, queued_at: sql`now()` })
       .returning("id").executeTakeFirstOrThrow();
     await queue.send(BUILD_DATA_EXPORT, { requestId: row.id, practiceId: actor.practiceId }, { key: row.id, tx });
     await recordAudit(tx, {
@@ -133,8 +154,13 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 export async function buildDataExport(deps: ExportDeps, data: { requestId: string; practiceId: string }): Promise<{ entries: number } | null> {
   const { db, blob } = deps;
   const ctx = { practiceId: data.practiceId, actor: BUILD_ACTOR };
-  const req = await withTenant(db, ctx, (tx) => tx.selectFrom("data_requests").selectAll().where("id", "=", data.requestId).where("kind", "=", "export").executeTakeFirst());
-  if (!req || req.status !== "queued") return null; // already built, or purged
+  // Counted before the work, so an attempt that crashes the process counts too.
+  const req = await withTenant(db, ctx, async (tx) => {
+    const found = await tx.selectFrom("data_requests").selectAll().where("id", "=", data.requestId).where("kind", "=", "export").forUpdate().executeTakeFirst();
+    if (!found || found.status !== "queued") return null; // already built, failed, or purged
+    return tx.updateTable("data_requests").set({ attempts: sql`attempts + 1` }).where("id", "=", found.id).returningAll().executeTakeFirstOrThrow();
+  });
+  if (!req) return null;
   const blobName = `practices/${data.practiceId}/data-requests/${req.id}/export-${Date.now()}.zip`;
   try {
     // What the ZIP holds, read in one tenant transaction (the audit CSV streams in its own).
@@ -212,12 +238,42 @@ export async function buildDataExport(deps: ExportDeps, data: { requestId: strin
     return { entries };
   } catch (error) {
     await blob.remove(blobName).catch(() => {});
-    await withTenant(db, ctx, (tx) => recordAudit(tx, {
-      practiceId: data.practiceId, actor: { type: "system", id: BUILD_ACTOR }, action: "data_request.export.built", outcome: "error",
-      target: { type: "data_request", id: req.id }, details: { error: (error instanceof Error ? error.message : String(error)).slice(0, 200) },
-    })).catch(() => {});
+    // The message only (our errors and storage's carry ids, never PHI), for ops; the page says "failed".
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+    const final = req.attempts >= EXPORT_ATTEMPTS;
+    const failed = await withTenant(db, ctx, async (tx) => {
+      const row = await tx.updateTable("data_requests").set({ error: message, ...(final ? { status: "failed" as const } : {}) })
+        .where("id", "=", req.id).where("status", "=", "queued").returning("id").executeTakeFirst();
+      if (!row || !final) return false;
+      await recordAudit(tx, {
+        practiceId: data.practiceId, actor: { type: "system", id: BUILD_ACTOR }, action: "data_request.export.failed", outcome: "error",
+        target: { type: "data_request", id: req.id }, details: { attempts: req.attempts, reason: "build_failed" },
+      });
+      return true;
+    }).catch(() => false);
+    deps.logger.warn({ err: error, request: req.id, attempts: req.attempts, final: failed }, "data export build failed");
+    // No attempt left: the request says so; nothing for the queue to retry.
+    if (failed) return null;
     throw error;
   }
+}
+
+/** An admin asks again for an export that failed: same request, queued afresh, attempts from zero. */
+export async function retryExport(deps: { db: Db; queue?: WorkSender }, actor: RequestActor, requestId: string, request: RequestMeta): Promise<void> {
+  const queue = deps.queue;
+  if (!queue) throw new Error("this process has no background queue to send the export to");
+  await tenant(deps.db, actor)(async (tx) => {
+    const role = await roleFor(tx, actor, "data_requests.manage");
+    const r = await tx.selectFrom("data_requests").selectAll().where("id", "=", requestId).forUpdate().executeTakeFirst();
+    if (!r || r.kind !== "export") throw new DataRequestError("not_found", "No such export in this practice.");
+    if (r.status !== "failed") throw new DataRequestError("not_retryable", "Only an export that failed can be asked for again.");
+    await tx.updateTable("data_requests").set({ status: "queued", attempts: 0, error: null, queued_at: sql`now()` }).where("id", "=", r.id).execute();
+    await queue.send(BUILD_DATA_EXPORT, { requestId: r.id, practiceId: actor.practiceId }, { key: r.id, tx });
+    await recordAudit(tx, {
+      practiceId: actor.practiceId, actor: { type: "user", id: actor.userId, role }, action: "data_request.export.retried",
+      target: { type: "data_request", id: r.id }, details: { attempts: r.attempts }, request,
+    });
+  });
 }
 
 export function exportReadyEmail(to: string, input: { practiceName: string; days: number; link: string }): MailMessage {
@@ -339,7 +395,10 @@ export async function withdrawDeletion(deps: { db: Db }, actor: RequestActor, re
   });
 }
 
-const OPEN_JOB_STATUSES = ["draft", "submitted", "proof_ready", "changes_requested", "approved"] as const;
+/** What a deletion cancels: every status the lifecycle still allows to be cancelled (before production). */
+const CANCELLABLE = JOB_STATUSES.filter(isCancellable);
+/** Kept when a practice is deleted, as the law requires: executed BAAs and certificates. */
+const KEPT_PREFIXES = ["baa/", "certificates/"];
 
 async function certificatePdf(input: { practiceName: string; practiceId: string; requestId: string; requestedAt: Date; dueAt: Date; processedAt: Date; counts: Record<string, number> }): Promise<Buffer> {
   const doc = new PDFDocument({ size: "LETTER", margin: 72, info: { Title: "Certificate of data deletion", Author: "PatientLetterHub", CreationDate: input.processedAt } });
@@ -355,59 +414,126 @@ async function certificatePdf(input: { practiceName: string; practiceId: string;
   doc.text(`Processed: ${input.processedAt.toISOString()}`).moveDown();
   doc.text("PatientLetterHub deleted the practice's data as requested:");
   for (const [k, v] of Object.entries(input.counts)) doc.text(`  ${k.replaceAll("_", " ")}: ${v}`);
-  doc.moveDown().text("Kept, as the law requires: the audit trail (7 years) and the Business Associate Agreement record (signatures and executed agreements). The practice is closed.");
+  doc.moveDown().text("Jobs already in production or mailed when the deletion fell due were finished by the print shop and deleted once completed (jobs waited for).");
+  doc.moveDown().text("Kept, as the law requires: the audit trail (7 years), the Business Associate Agreement record (signatures and executed agreements) and the certificates of destruction. The practice is closed.");
   doc.end();
   return done;
 }
 
-async function processDeletion(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, cutoff: Date): Promise<Record<string, number>> {
+const sweepActor = { type: "system" as const, id: SWEEP_ACTOR };
+
+/** Adds to the request's running counts (a deletion's batches run in separate transactions). */
+async function addCounts(tx: Tx, id: string, add: Record<string, number>): Promise<void> {
+  const { counts } = await tx.selectFrom("data_requests").select("counts").where("id", "=", id).forUpdate().executeTakeFirstOrThrow();
+  const next: Record<string, number> = { ...counts };
+  for (const [k, v] of Object.entries(add)) next[k] = (next[k] ?? 0) + v;
+  await tx.updateTable("data_requests").set({ counts: JSON.stringify(next) }).where("id", "=", id).execute();
+}
+
+/**
+ * Step 1, one transaction, when a scheduled deletion is due: the practice is closed. Returns false
+ * when there is nothing to do (withdrawn, not due, or done by another run).
+ */
+async function closePractice(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, cutoff: Date): Promise<boolean> {
   const { db, blob } = deps;
   return withTenant(db, { practiceId, actor: SWEEP_ACTOR }, async (tx) => {
     const r = await tx.selectFrom("data_requests").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
-    if (!r || r.status !== "scheduled" || !r.due_at || new Date(r.due_at) > cutoff) return {};
-    const cancelled = await tx.updateTable("jobs").set({ status: "cancelled", cancelled_at: sql`now()`, cancel_reason: "The practice's data was deleted at its request.", updated_at: sql`now()` })
-      .where("status", "in", [...OPEN_JOB_STATUSES]).returning(["id", "reference", "status"]).execute();
-    for (const job of cancelled) {
-      await recordAudit(tx, {
-        practiceId, actor: { type: "system", id: SWEEP_ACTOR }, action: "job.status.changed", target: { type: "job", id: job.reference },
-        details: { to: "cancelled", reason_given: true },
-      });
+    if (!r || r.status !== "scheduled" || !r.due_at || new Date(r.due_at) > cutoff) return false;
+    // Jobs not yet in production are cancelled through the lifecycle (audited as job.status.changed).
+    const open = await tx.selectFrom("jobs").selectAll().where("status", "in", CANCELLABLE).orderBy("created_at").forUpdate().execute();
+    const who = { lifecycle: { kind: "system" as const }, audit: sweepActor };
+    for (const job of open) {
+      await moveJobAs(tx, job, "cancelled", who, { cancelled_at: new Date(), cancel_reason: "The practice's data was deleted at its request." }, { reason: "practice_deleted" });
     }
-    // Blobs first: should storage fail, the transaction rolls back and the next run tries again.
-    const files = await tx.selectFrom("job_files").select(["id", "blob_name", "blob_lease_id", "status"]).where("status", "!=", "purged").execute();
-    for (const f of files) await blob.remove(f.blob_name, f.blob_lease_id ? { leaseId: f.blob_lease_id } : {});
-    const proofs = await tx.selectFrom("proofs").select(["blob_name"]).where("blob_name", "is not", null).execute();
-    for (const p of proofs) await blob.remove(p.blob_name!);
-    const prints = await tx.selectFrom("production_files").select(["blob_name"]).where("blob_name", "is not", null).execute();
-    for (const p of prints) await blob.remove(p.blob_name!);
-    if (files.length) await tx.updateTable("job_files").set({ status: "purged", updated_at: sql`now()` }).where("status", "!=", "purged").execute();
-    const letters = await tx.updateTable("jobs").set({
-      letter_body_enc: null, letter_key_id: null, letter_length: null, letter_fields: null, letter_saved_by: null, letter_saved_at: null,
-      letter_signer_name: null, letter_signer_title: null, updated_at: sql`now()`,
-    }).where("letter_body_enc", "is not", null).returning("id").execute();
-    const jobs = await tx.updateTable("jobs").set({ purged_at: sql`now()` }).where("purged_at", "is", null).returning("id").execute();
+    const waiting = await tx.selectFrom("jobs").select("id").where("status", "in", ["in_production", "mailed"]).execute();
     const templates = await tx.deleteFrom("letter_templates").where("practice_id", "=", practiceId).returning("id").execute();
+    // Before the memberships go: the function finds the members who belong to no other practice.
     const { rows } = await sql<{ anonymised: number; kept: number; sessions: number }>`SELECT * FROM data_request_anonymise_users(${id}::uuid, ${cutoff})`.execute(tx);
     const people = rows[0]!;
+    // Nobody is a member any more: the practice leaves every switcher, page and link of kept members.
+    const members = await tx.deleteFrom("memberships").where("practice_id", "=", practiceId).returning("id").execute();
+    const invitations = await tx.updateTable("invitations").set({ revoked_at: sql`now()` })
+      .where("practice_id", "=", practiceId).where("accepted_at", "is", null).where("revoked_at", "is", null).returning("id").execute();
+    // Exports end: a ready ZIP is deleted now, a build still queued will find nothing to do.
+    const exports = await tx.selectFrom("data_requests").selectAll().where("kind", "=", "export").where("status", "in", ["ready", "queued"]).forUpdate().execute();
+    await blob.removeMany(exports.filter((e) => e.status === "ready" && e.blob_name).map((e) => ({ name: e.blob_name! })));
+    for (const e of exports) {
+      const ready = e.status === "ready";
+      await tx.updateTable("data_requests").set(ready ? { status: "purged" } : { status: "failed", error: "the practice's data was deleted" }).where("id", "=", e.id).execute();
+      await recordAudit(tx, {
+        practiceId, actor: sweepActor, action: ready ? "data_request.export.purged" : "data_request.export.failed", ...(ready ? {} : { outcome: "error" as const }),
+        target: { type: "data_request", id: e.id }, details: ready ? { cutoff: cutoff.toISOString(), sha256: e.sha256, reason: "practice_deleted" } : { attempts: e.attempts, reason: "practice_deleted" },
+      });
+    }
     await tx.updateTable("practices").set({ status: "suspended", updated_at: sql`now()` }).where("id", "=", practiceId).execute();
     const counts = {
-      jobs_cancelled: cancelled.length, jobs_purged: jobs.length, files_deleted: files.length, proofs_deleted: proofs.length, print_files_deleted: prints.length,
-      letters_erased: letters.length, templates_deleted: templates.length, users_anonymised: people.anonymised, users_kept: people.kept, sessions_ended: people.sessions,
+      jobs_cancelled: open.length, jobs_waited_for: waiting.length, templates_deleted: templates.length, users_anonymised: people.anonymised,
+      users_kept: people.kept, sessions_ended: people.sessions, memberships_ended: members.length, invitations_revoked: invitations.length, exports_ended: exports.length,
     };
+    await tx.updateTable("data_requests").set({ status: "processing", counts: JSON.stringify(counts) }).where("id", "=", id).execute();
+    await recordAudit(tx, {
+      practiceId, actor: sweepActor, action: "data_request.deletion.started", target: { type: "data_request", id },
+      details: { ...counts, cutoff: cutoff.toISOString() },
+    });
+    return true;
+  });
+}
+
+/** Step 2, bounded batches: the data of every ended job still unpurged, as the job-purge sweep purges it. */
+async function purgeEndedJobs(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, cutoff: Date, batchSize: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const done = await withTenant(deps.db, { practiceId, actor: SWEEP_ACTOR }, async (tx) => {
+      const r = await tx.selectFrom("data_requests").select("status").where("id", "=", id).forUpdate().executeTakeFirst();
+      if (r?.status !== "processing") return 0;
+      const batch = await tx.selectFrom("jobs").selectAll().where("purged_at", "is", null).where("status", "in", ["completed", "cancelled"])
+        .orderBy("updated_at").limit(batchSize).forUpdate().skipLocked().execute();
+      if (batch.length === 0) return 0;
+      const letters = batch.filter((j) => j.letter_body_enc !== null).length;
+      const sum = await purgeJobs(tx, deps.blob, batch, cutoff, "data-requests");
+      await addCounts(tx, id, { jobs_purged: sum.jobs, blobs_deleted: sum.blobs, bytes_deleted: sum.bytes, letters_erased: letters });
+      await recordAudit(tx, {
+        practiceId, actor: sweepActor, action: "retention.swept",
+        details: { sweep: "data-requests", cutoff: cutoff.toISOString(), jobs: sum.jobs, blobs: sum.blobs, bytes: sum.bytes, ...(sum.single ? { single_deletes: sum.single } : {}) },
+      });
+      return batch.length;
+    });
+    total += done;
+    if (done < batchSize) return total;
+  }
+}
+
+/**
+ * Step 3, one transaction, once no job is left unpurged: the rest of the practice's storage is
+ * deleted, the final certificate stored, the request completed. "waiting" while jobs in production
+ * or mailed remain (they are purged by step 2 once completed).
+ */
+async function finishDeletion(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, cutoff: Date): Promise<"completed" | "waiting" | null> {
+  const { db, blob } = deps;
+  return withTenant(db, { practiceId, actor: SWEEP_ACTOR }, async (tx) => {
+    const r = await tx.selectFrom("data_requests").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+    if (!r || r.status !== "processing") return null;
+    const left = await tx.selectFrom("jobs").select("id").where("purged_at", "is", null).limit(1).execute();
+    if (left.length) return "waiting";
+    const root = `practices/${practiceId}/`;
+    const rest = (await blob.list(root)).filter(({ name }) => !KEPT_PREFIXES.some((k) => name.startsWith(root + k)));
+    await blob.removeMany(rest.map(({ name }) => ({ name })));
+    await addCounts(tx, id, { other_blobs_deleted: rest.length });
+    const { counts } = await tx.selectFrom("data_requests").select("counts").where("id", "=", id).executeTakeFirstOrThrow();
     const practice = await practiceRow(tx, practiceId);
     const processedAt = new Date();
-    const pdf = await certificatePdf({ practiceName: confirmationName(practice), practiceId, requestId: id, requestedAt: new Date(r.requested_at), dueAt: new Date(r.due_at), processedAt, counts });
-    const blobName = `practices/${practiceId}/data-requests/${id}/deletion-certificate-${processedAt.getTime()}.pdf`;
+    const pdf = await certificatePdf({ practiceName: confirmationName(practice), practiceId, requestId: id, requestedAt: new Date(r.requested_at), dueAt: new Date(r.due_at!), processedAt, counts });
+    const blobName = `practices/${practiceId}/certificates/deletion-${id}-${processedAt.getTime()}.pdf`;
     const sha256 = sha256Hex(pdf);
-    await tx.updateTable("data_requests").set({ status: "completed", processed_at: processedAt, blob_name: blobName, sha256, bytes: String(pdf.length), counts: JSON.stringify(counts) })
+    await tx.updateTable("data_requests").set({ status: "completed", processed_at: processedAt, blob_name: blobName, sha256, bytes: String(pdf.length) })
       .where("id", "=", id).execute();
     await recordAudit(tx, {
-      practiceId, actor: { type: "system", id: SWEEP_ACTOR }, action: "data_request.deletion.processed", target: { type: "data_request", id },
+      practiceId, actor: sweepActor, action: "data_request.deletion.processed", target: { type: "data_request", id },
       details: { ...counts, cutoff: cutoff.toISOString(), certificate_sha256: sha256 },
     });
     // Last, so a failure before leaves no blob behind.
     await blob.putPrivate(blobName, pdf, "application/pdf");
-    return counts;
+    return "completed";
   });
 }
 
@@ -418,22 +544,53 @@ async function purgeExport(deps: { db: Db; blob: BlobStore }, id: string, practi
     if (r.blob_name) await deps.blob.remove(r.blob_name);
     await tx.updateTable("data_requests").set({ status: "purged" }).where("id", "=", id).execute();
     await recordAudit(tx, {
-      practiceId, actor: { type: "system", id: SWEEP_ACTOR }, action: "data_request.export.purged", target: { type: "data_request", id },
+      practiceId, actor: sweepActor, action: "data_request.export.purged", target: { type: "data_request", id },
       details: { cutoff: cutoff.toISOString(), sha256: r.sha256 },
     });
     return 1;
   });
 }
 
-/** Sweep `data-requests`: exports past their 7 days are purged; deletions that are due are processed. */
+/** An export still queued since before `staleBefore`: its worker died with no retry left. */
+async function failStaleExport(deps: { db: Db }, id: string, practiceId: string, staleBefore: Date): Promise<number> {
+  return withTenant(deps.db, { practiceId, actor: SWEEP_ACTOR }, async (tx) => {
+    const r = await tx.selectFrom("data_requests").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+    if (!r || r.status !== "queued" || !r.queued_at || new Date(r.queued_at) > staleBefore) return 0;
+    await tx.updateTable("data_requests").set({ status: "failed", error: r.error ?? `still queued after ${EXPORT_STALE_HOURS} hours` }).where("id", "=", id).execute();
+    await recordAudit(tx, {
+      practiceId, actor: sweepActor, action: "data_request.export.failed", outcome: "error", target: { type: "data_request", id },
+      details: { attempts: r.attempts, reason: "stalled" },
+    });
+    return 1;
+  });
+}
+
+/**
+ * Sweep `data-requests`: exports past their 7 days are purged, exports whose build stalled fail,
+ * deletions that fell due close their practice, and deletions in progress purge what has ended and
+ * complete once nothing is left (at most batchSize requests a run; jobs in batches of batchSize).
+ */
 export function sweepDataRequests(deps: { db: Db; blob: BlobStore }, options: SweepOptions): Promise<SweepResult> {
   return recordedSweep(deps.db, "data-requests", options, async (cutoff, dryRun) => {
-    const { rows } = await sql<{ id: string; practice_id: string; kind: string }>`SELECT * FROM data_requests_pending(${cutoff})`.execute(deps.db);
-    const counts = { exports_purged: 0, deletions_processed: 0 };
+    const staleBefore = new Date(cutoff.getTime() - EXPORT_STALE_HOURS * 3_600_000);
+    const { rows } = await sql<{ id: string; practice_id: string; kind: string; status: string }>`
+      SELECT * FROM data_requests_due(${cutoff}, ${staleBefore})`.execute(deps.db);
+    const counts = { exports_purged: 0, exports_failed: 0, deletions_started: 0, jobs_purged: 0, deletions_waiting: 0, deletions_completed: 0 };
     for (const row of rows.slice(0, options.batchSize)) {
-      if (row.kind === "export") counts.exports_purged += dryRun ? 1 : await purgeExport(deps, row.id, row.practice_id, cutoff);
-      else if (dryRun) counts.deletions_processed++;
-      else if (Object.keys(await processDeletion(deps, row.id, row.practice_id, cutoff)).length) counts.deletions_processed++;
+      if (row.kind === "export") {
+        if (row.status === "ready") counts.exports_purged += dryRun ? 1 : await purgeExport(deps, row.id, row.practice_id, cutoff);
+        else counts.exports_failed += dryRun ? 1 : await failStaleExport(deps, row.id, row.practice_id, staleBefore);
+        continue;
+      }
+      if (dryRun) {
+        if (row.status === "scheduled") counts.deletions_started++;
+        continue;
+      }
+      if (row.status === "scheduled" && await closePractice(deps, row.id, row.practice_id, cutoff)) counts.deletions_started++;
+      counts.jobs_purged += await purgeEndedJobs(deps, row.id, row.practice_id, cutoff, options.batchSize);
+      const end = await finishDeletion(deps, row.id, row.practice_id, cutoff);
+      if (end === "completed") counts.deletions_completed++;
+      else if (end === "waiting") counts.deletions_waiting++;
     }
     return counts;
   });

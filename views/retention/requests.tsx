@@ -15,6 +15,10 @@ export type DataRequestRow = {
   /** A signed link (the export's requester, or any reader for a certificate); null when none. */
   downloadHref: string | null;
   canWithdraw: boolean;
+  /** An export that failed, for an admin: "Try again". */
+  canRetry: boolean;
+  /** Build attempts of an export. */
+  attempts: number;
 };
 
 export type DataRequestsProps = {
@@ -23,13 +27,17 @@ export type DataRequestsProps = {
   confirmationName: string;
   canManage: boolean;
   rows: DataRequestRow[];
+  /** Jobs in production or mailed now (a deletion falling due waits for them). */
+  jobsInProduction: number;
+  /** How many times an export is attempted before it fails. */
+  exportAttempts: number;
   notice?: string;
   error?: string;
 };
 
 const STATUS_WORDS: Record<string, string> = {
   queued: "Being prepared", ready: "Ready", failed: "Failed", purged: "Expired and deleted",
-  scheduled: "Scheduled", withdrawn: "Withdrawn", completed: "Completed",
+  scheduled: "Scheduled", withdrawn: "Withdrawn", processing: "In progress", completed: "Completed",
 };
 
 export function DataRequestsSection(props: DataRequestsProps) {
@@ -46,10 +54,16 @@ export function DataRequestsSection(props: DataRequestsProps) {
         download it, for 7 days; then it is deleted.
       </p>
       <p>
-        A deletion is carried out 30 days after it is requested and can be withdrawn until then. It cancels open jobs, deletes all job
-        data (files, proofs, letters, templates), anonymises members who belong to no other practice, ends sessions and closes the practice.
-        <strong> The audit trail and the Business Associate Agreement record are kept, as the law requires.</strong> A certificate of
-        deletion is listed here when it is done.
+        A deletion is carried out 30 days after it is requested and can be withdrawn until then. It cancels every job not yet in
+        production, deletes all job data (files, proofs, print files, letters, templates, the logo and exports), anonymises members who
+        belong to no other practice, ends sessions and closes the practice: from then on nobody, including members of other practices,
+        can open it. <strong> The audit trail and the Business Associate Agreement record are kept, as the law requires</strong>, with a
+        certificate of destruction for each job and a final certificate of deletion.
+      </p>
+      <p id="deletion-production-rule">
+        Jobs already in production or mailed when the deletion falls due cannot be stopped: the print shop finishes them, and their data
+        is deleted as soon as each is completed (checked every hour); the final certificate is issued then.
+        {props.jobsInProduction > 0 ? <> This practice has <strong>{props.jobsInProduction} job{props.jobsInProduction === 1 ? "" : "s"} in production or mailed</strong> now.</> : null}
       </p>
       {props.canManage ? (
         <div class="data-request-forms">
@@ -77,13 +91,19 @@ export function DataRequestsSection(props: DataRequestsProps) {
             {props.rows.map((r) => (
               <tr>
                 <td>{r.kind === "export" ? "Export" : "Deletion"}</td>
-                <td>{STATUS_WORDS[r.status] ?? r.status}</td>
+                <td>
+                  {STATUS_WORDS[r.status] ?? r.status}
+                  {r.kind === "export" && r.status === "failed" ? <span class="muted"> — the export could not be built{r.attempts ? ` (${r.attempts} of ${props.exportAttempts} attempts)` : ""}.</span> : null}
+                </td>
                 <td>{r.requestedAtUtc.slice(0, 16).replace("T", " ")}</td>
                 <td>{r.requestedBy}</td>
                 <td>{(r.kind === "deletion" ? r.dueAtUtc : r.expiresAtUtc)?.slice(0, 16).replace("T", " ") ?? ""}</td>
                 <td>{r.processedAtUtc?.slice(0, 16).replace("T", " ") ?? ""}</td>
                 <td>
                   {r.downloadHref ? <a href={r.downloadHref}>{r.kind === "export" ? "Download ZIP" : "Certificate (PDF)"}</a> : null}
+                  {r.canRetry ? (
+                    <form method="post" action={`/retention/requests/${r.id}/retry`}><button type="submit" aria-label="Try the export again">Try again</button></form>
+                  ) : null}
                   {r.canWithdraw ? (
                     <form method="post" action={`/retention/requests/${r.id}/withdraw`}><button type="submit">Withdraw</button></form>
                   ) : null}
