@@ -151,6 +151,9 @@ test("the operator: start production → download the print file → mark mailed
   await waitFor("the print file", () => db().selectFrom("production_files").select("id").where("job_id", "=", jobId).where("status", "=", "ready").executeTakeFirst(), 60_000);
   await page.goto(`${origin}/operator`);
   await operator.check("operator-queue");
+  await Promise.all([page.waitForURL(`${origin}/operator/incidents`), page.getByRole("link", { name: "Incident reports" }).click()]);
+  await operator.check();
+  await page.goBack();
   await Promise.all([page.waitForURL(/done=started/), page.getByRole("button", { name: `Start production of ${reference}` }).click()]);
   await operator.check();
   const printFile = await fileBehind(page, () => page.getByRole("link", { name: `Download the print file of ${reference}` }).click());

@@ -1,7 +1,8 @@
 // Journey: a new practice in a real Chromium, as its first administrator does it. Sign up, confirm
 // the email from the link in the mail, sign in, enrol two-step sign-in (codes computed from the key
 // the page shows), the practice profile, sign the BAA, download the executed agreement (a PDF).
-// Every page is checked with axe-core; screenshots of the main ones.
+// Then the admin's other pages (account and practice settings, support, team, retention, templates,
+// audit trail). Every page is checked with axe-core; screenshots of the main ones.
 import { expect, test } from "bun:test";
 import { Secret, TOTP } from "otpauth";
 import { browserAndApp } from "../support/browser.ts";
@@ -107,5 +108,14 @@ test("sign up → confirm email → two-step sign-in → profile → sign the BA
   await page.waitForURL(`${origin}/app`);
   await expect(page.locator("dl.facts").textContent()).resolves.toContain("Active: your practice can create mailing jobs.");
   await j.check("practice-home");
+
+  // The admin's other pages: account settings from the header, then the rest by address.
+  await Promise.all([page.waitForURL(`${origin}/account`), page.getByRole("link", { name: "Account settings" }).click()]);
+  await j.check("account-settings");
+  for (const path of ["/account/password", "/account/two-step", "/account/preferences", "/account/sessions", "/team", "/practice/settings", "/support", "/baa/signatures", "/retention", "/letter-templates", "/audit"]) {
+    const response = await page.goto(`${origin}${path}`);
+    expect(`${path} ${response?.status()}`).toBe(`${path} 200`);
+    await j.check(path === "/practice/settings" ? "practice-settings" : path === "/support" ? "support" : undefined);
+  }
   await j.finish();
-}, 60_000);
+}, 90_000);
