@@ -38,7 +38,7 @@ export async function boot(who: string): Promise<Booted> {
   // The mailer honours each person's email preferences (src/account/preferences.ts).
   const mailer = createMailer(config.mail, { audience: mailAudience({ db, config }) });
   const work = backgroundWork({ config, db, blob, mailer, logger });
-  const queue = createQueue({ url: config.database.url, logger, ...work });
+  const queue = createQueue({ url: config.database.url, logger, heartbeatSeconds: config.queue.heartbeatSeconds, ...work });
   try {
     await queue.start();
   } catch (error) {

@@ -91,6 +91,8 @@ const schema = z
     RETENTION_DRAFTS_CRON: cron.default("40 2 * * *"),
     RETENTION_JOB_PURGE_CRON: cron.default("45 2 * * *"),
     RETENTION_DATA_REQUESTS_CRON: cron.default("23 * * * *"),
+    // Background jobs prove they are alive this often (half of it); a silent one is failed and retried.
+    QUEUE_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(30),
     RETENTION_BATCH_SIZE: retentionBatchSize,
     // Job data (blobs, letter) is purged this many days after completion or cancellation; a draft
     // without activity for DRAFT days is cancelled (then purged on the same rule).
@@ -192,6 +194,7 @@ const schema = z
         pendingUploads: env.RETENTION_PENDING_UPLOADS_CRON, expiredCredentials: env.RETENTION_CREDENTIALS_CRON,
         abandonedDrafts: env.RETENTION_DRAFTS_CRON, jobPurge: env.RETENTION_JOB_PURGE_CRON, dataRequests: env.RETENTION_DATA_REQUESTS_CRON,
       },
+      queue: { heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS },
       retention: {
         batchSize: env.RETENTION_BATCH_SIZE, auditYears: env.AUDIT_RETENTION_YEARS,
         jobDataDays: env.RETENTION_JOB_DATA_DAYS, draftDays: env.RETENTION_DRAFT_DAYS,

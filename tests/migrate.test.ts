@@ -57,3 +57,31 @@ test("status, up and down on an empty database; down refuses to drop a non-empty
 
   expect((await migrate(url, "sideways")).code).toBe(2);
 }, 180_000);
+
+test("migrate refuses a schema owner that would be bound by row-level security, and says how to fix it", async () => {
+  const stack = testStack();
+  const name = `m_${crypto.randomUUID().slice(0, 8)}`;
+  const role = `plh_weak_${crypto.randomUUID().slice(0, 8)}`;
+  await createDatabaseIfMissing(stack.postgres.ownerUrl("postgres"), name);
+  await withOwnerClient(stack.postgres.ownerUrl(name), async (client) => {
+    await client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'weak-owner' CREATEROLE`);
+    await client.query(`GRANT ALL ON SCHEMA public TO ${role}`);
+    await client.query(`ALTER DATABASE ${name} OWNER TO ${role}`);
+  });
+  const url = stack.postgres.ownerUrl(name).replace(/\/\/[^@]+@/, `//${role}:weak-owner@`);
+
+  const refused = await migrate(url);
+  expect(refused.code).not.toBe(0);
+  expect(refused.out).toContain(`ALTER ROLE "${role}" BYPASSRLS`);
+  expect((await migrate(url, "status")).out).toMatch(new RegExp(`pending\\s+${FIRST}`));
+
+  await withOwnerClient(stack.postgres.ownerUrl(name), (client) => client.query(`ALTER ROLE ${role} BYPASSRLS`));
+  const { assertOwnerBypassesRowSecurity } = await import("../src/platform/migrator.ts");
+  const { createOwnerDb } = await import("../src/platform/db.ts");
+  const owner = createOwnerDb(url, { max: 1 });
+  try {
+    await assertOwnerBypassesRowSecurity(owner);
+  } finally {
+    await owner.destroy();
+  }
+}, 60_000);

@@ -1,7 +1,7 @@
 // Kysely's Migrator over migrations/ (YYYYMMDDHHMM_slug.ts files, run in name order).
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { FileMigrationProvider, Migrator } from "kysely/migration";
 import { installQueueSchema, QUEUE_SCHEMA_VERSION, queueSchemaVersion } from "./queue.ts";
 
@@ -28,6 +28,7 @@ export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
  * or upgrades pg-boss's schema (the background queue), which pg-boss versions itself.
  */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  await assertOwnerBypassesRowSecurity(db);
   const { error, results } = await createMigrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
@@ -36,4 +37,20 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const applied = (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
   const queue = await installQueueSchema(db);
   return queue ? [...applied, queue] : applied;
+}
+
+/**
+ * The schema owner must bypass row-level security. Several tables FORCE it (so the owner is bound by
+ * the policies too), and the SECURITY DEFINER functions the retention sweeps and the audit use run
+ * as the owner across practices: without superuser or BYPASSRLS they would silently see nothing.
+ */
+export async function assertOwnerBypassesRowSecurity(db: Kysely<any>): Promise<void> {
+  const { rows } = await sql<{ name: string; bypasses: boolean }>`
+    SELECT rolname AS name, (rolsuper OR rolbypassrls) AS bypasses FROM pg_roles WHERE rolname = current_user`.execute(db);
+  const role = rows[0];
+  if (role && !role.bypasses) {
+    throw new Error(
+      `the schema owner role "${role.name}" must bypass row-level security: run ALTER ROLE "${role.name}" BYPASSRLS as an administrator, then migrate again (the retention and audit functions run as the owner across practices)`,
+    );
+  }
 }

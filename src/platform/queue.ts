@@ -91,8 +91,15 @@ export type Queue = WorkSender & {
  */
 export function createQueue(options: {
   url: string; logger: Logger; tasks: readonly ScheduledTask[]; workers?: readonly QueueWorker<any>[]; max?: number; mode?: "work" | "send";
+  /** QUEUE_HEARTBEAT_SECONDS: how soon the work of a process that died is failed and retried. */
+  heartbeatSeconds?: number;
 }): Queue {
   const working = (options.mode ?? "work") === "work";
+  // A running job's worker refreshes its heartbeat every half of this; a job whose process died
+  // (SIGKILL, a lost machine) stops beating and is failed and retried within about 1.5× this,
+  // instead of waiting out expireInSeconds (up to an hour for a print file).
+  const heartbeatSeconds = options.heartbeatSeconds ?? 30;
+  const superviseSeconds = Math.max(1, Math.floor(heartbeatSeconds / 2));
   const boss = new PgBoss({
     connectionString: options.url,
     schema: QUEUE_SCHEMA,
@@ -101,12 +108,15 @@ export function createQueue(options: {
     // The owner installs and upgrades the schema; the app role cannot, and must not try.
     migrate: false,
     createSchema: false,
-    ...(working ? {} : { supervise: false, schedule: false }),
+    ...(working ? { superviseIntervalSeconds: superviseSeconds, monitorIntervalSeconds: superviseSeconds } : { supervise: false, schedule: false }),
   });
   boss.on("error", (error) => options.logger.error({ err: error }, "background queue error"));
 
   async function define(name: string, queue: Parameters<PgBoss["createQueue"]>[1]) {
-    if (!(await boss.getQueue(name))) await boss.createQueue(name, queue);
+    const existing = await boss.getQueue(name);
+    if (!existing) await boss.createQueue(name, { ...queue, heartbeatSeconds });
+    // Queues made before heartbeats (or with another QUEUE_HEARTBEAT_SECONDS) take the current one.
+    else if (existing.heartbeatSeconds !== heartbeatSeconds) await boss.updateQueue(name, { heartbeatSeconds });
   }
 
   async function startOnce() {
