@@ -8,12 +8,20 @@ export const CATALOGUE_DOC = path.resolve(import.meta.dir, "../docs/audit-events
 
 const GROUPS: Record<string, string> = {
   access: "Access control",
+  account: "Account settings and email preferences",
   audit: "The audit trail itself",
   baa: "Business Associate Agreements",
+  data_request: "Data export and deletion requests",
+  incident: "Security and privacy incident reports",
+  job: "Mailing jobs",
+  keys: "Encryption key rotation",
+  letter_template: "Letter templates",
   auth: "Sign-up, sign-in and sessions",
   mfa: "Two-step sign-in",
   operator: "Platform operators",
   practice: "Practices",
+  proof: "Proofs",
+  retention: "Retention sweeps",
   team: "Teams",
 };
 

@@ -70,6 +70,7 @@ export function Layout(props: LayoutProps) {
                     {user.name}
                   </li>
                   <li><a href="/account">Account settings</a></li>
+                  <li><a href="/support">Support</a></li>
                   <li>
                     <form method="post" action="/logout" class="nav-form">
                       <button type="submit" class="button-link">
