@@ -14,16 +14,12 @@ import { sql } from "kysely";
 import { createApp } from "../../src/app.tsx";
 import { resolveSession } from "../../src/auth/sessions.ts";
 import { loadConfig } from "../../src/config.ts";
-import { attestationStatement } from "../../src/jobs/attestation.ts";
-import { attestJob, createJob } from "../../src/jobs/service.ts";
 import { issueUploadUrl } from "../../src/jobs/uploads.ts";
 import { createBlobStore } from "../../src/platform/blob.ts";
 import { createDb } from "../../src/platform/db.ts";
 import { createLogger } from "../../src/platform/log.ts";
 import { createMailer } from "../../src/platform/mail.ts";
-import type { TestApp } from "../../tests/support/app.ts";
-import { makeSignedPractice } from "../../tests/support/baa.ts";
-import { makePerson, sessionToken } from "../../tests/support/people.ts";
+import { seedPracticeWithStaff } from "../support/seed.ts";
 import type { BenchStack } from "./index.ts";
 
 const CLIENTS = 50;
@@ -111,23 +107,11 @@ export async function benchSas(stack: BenchStack): Promise<string[]> {
   const origin = `http://127.0.0.1:${server.port}`;
   try {
     // 10 practices with a signed BAA, 5 staff each; every client has its own attested draft job.
-    const t = { db, ownerDb: stack.owner, blob, config } as unknown as TestApp;
     const clients: { token: string; cookie: string; path: string; jobId: string; actor: Parameters<typeof issueUploadUrl>[1] }[] = [];
     for (let p = 0; p < PRACTICES; p++) {
-      const admin = await makeSignedPractice(t, `Bench Practice ${p}`);
-      for (let s = 0; s < CLIENTS / PRACTICES; s++) {
-        const staff = await makePerson(t, { practiceId: admin.practiceId, role: "staff" });
-        const actor = { userId: staff.userId, practiceId: staff.practiceId, role: "staff" as const };
-        const job = await createJob({ db }, actor, {
-          title: "Bench job", letterType: "practice_closure", mailClass: "first_class", returnName: "Bench", returnLine1: "1 Main St",
-          returnLine2: null, returnCity: "Boston", returnState: "MA", returnZip: "02110",
-        });
-        await attestJob({ db }, actor, job.id, { statementVersion: attestationStatement().version, confirm: "yes", initials: "BB" });
-        const token = await sessionToken(t, staff);
-        clients.push({
-          token, cookie: `__Host-plh_session=${token}`, path: `/jobs/${job.id}/files`, jobId: job.id,
-          actor: { ...actor, request: { ip: "127.0.0.1", userAgent: "bench", requestId: `bench-${job.id.slice(0, 8)}` } },
-        });
+      const { users } = await seedPracticeWithStaff({ db, ownerDb: stack.owner, blob, config }, { name: `Bench Practice ${p}`, staff: CLIENTS / PRACTICES });
+      for (const u of users) {
+        clients.push({ ...u, path: `/jobs/${u.jobId}/files`, actor: { ...u.actor, request: { ip: "127.0.0.1", userAgent: "bench", requestId: `bench-${u.jobId.slice(0, 8)}` } } });
       }
     }
     const upload = { kind: "recipients_csv", name: "list.csv", size: 1024, type: "text/csv", sha256: "a".repeat(64) } as const;
