@@ -113,7 +113,7 @@ test("the practice: create → attest → direct upload → letter → submit �
   await practice.check();
 
   // The proof renders in the background; the status region says so by itself.
-  await page.locator("#job-status").getByText("Proof ready").waitFor({ timeout: 60_000 });
+  await page.locator("#job-status .badge").getByText("Proof ready", { exact: true }).waitFor({ timeout: 60_000 });
   await page.reload();
   await practice.check("job-proof-ready");
   const proof1 = await readyProof(1);
@@ -167,14 +167,14 @@ test("the operator: start production → download the print file → mark mailed
   await form.getByLabel("Pieces mailed").fill("3");
   await Promise.all([page.waitForURL(/done=mailed/), form.getByRole("button", { name: "Mark mailed" }).click()]);
   await operator.check();
-  await practice.page.locator("#job-status").getByText("Mailed").waitFor({ timeout: 30_000 });
+  await practice.page.locator("#job-status .badge").getByText("Mailed", { exact: true }).waitFor({ timeout: 30_000 });
   await practice.check("job-mailed");
 
   await Promise.all([page.waitForURL(/done=completed/), page.getByRole("button", { name: `Complete ${reference}` }).click()]);
   await operator.check();
   expect(await jobStatus()).toBe("completed");
   await practice.page.reload();
-  await expect(practice.page.locator("#job-status").textContent()).resolves.toContain("Completed");
+  expect(await practice.page.locator("#job-status .badge").textContent()).toBe("Completed");
   await practice.check("job-completed");
   await operator.finish();
   await practice.finish();

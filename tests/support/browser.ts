@@ -1,7 +1,7 @@
 // Debian's Chromium driven by playwright-core: never a downloaded browser. The flags keep it off
 // the network (this machine has none) and working as root.
 import { afterAll, beforeAll } from "bun:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { createTestApp, type TestApp } from "./app.ts";
 import { type Person, sessionToken } from "./people.ts";
 
@@ -66,6 +66,11 @@ export function browserAndApp(env: Record<string, string> = {}, options: AppOpti
 export async function signedInPage(ctx: { browser: Browser; served: ServedApp }, person: Person, expected?: RegExp): Promise<{ page: Page; problems: string[] }> {
   const context = await ctx.browser.newContext();
   await context.addCookies([{ name: "__Host-plh_session", value: await sessionToken(ctx.served, person), domain: "localhost", path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
+  return watchedPage(context, expected);
+}
+
+/** A new page in `context`, watched as signedInPage's is (signed-out browsing starts here). */
+export async function watchedPage(context: BrowserContext, expected?: RegExp): Promise<{ page: Page; problems: string[] }> {
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("console", (m) => {

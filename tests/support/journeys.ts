@@ -6,8 +6,7 @@ import path from "node:path";
 import axe from "axe-core";
 import type { Browser, Page } from "playwright-core";
 import { listDevMail, readDevMail } from "../../src/platform/mail.ts";
-import type { ServedApp } from "./browser.ts";
-import { signedInPage } from "./browser.ts";
+import { type ServedApp, signedInPage, watchedPage } from "./browser.ts";
 import type { Person } from "./people.ts";
 import { waitFor } from "./wait.ts";
 
@@ -84,22 +83,7 @@ async function journeyOf(page: Page, problems: string[]): Promise<Journey> {
  * `expected` skips console errors the journey provokes on purpose (Chromium logs each 4xx answer).
  */
 export async function journey(ctx: Ctx, person: Person | null, expected?: RegExp): Promise<Journey> {
-  if (person) {
-    const { page, problems } = await signedInPage(ctx, person, expected);
-    return journeyOf(page, problems);
-  }
-  // Signed out: a cookie-less context, watched like signedInPage watches its pages.
-  const context = await ctx.browser.newContext();
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error" && expected?.test(m.text())) return;
-    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
+  const { page, problems } = person ? await signedInPage(ctx, person, expected) : await watchedPage(await ctx.browser.newContext(), expected);
   return journeyOf(page, problems);
 }
 
