@@ -12,6 +12,7 @@ import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson } from "./support/people.ts";
+import { waitFor } from "./support/wait.ts";
 
 const PASSWORD = "correct horse battery staple";
 const NEW_PASSWORD = "a different long passphrase";
@@ -142,6 +143,31 @@ describe("email change", () => {
     await t.ownerDb.updateTable("email_tokens").set({ expires_at: sql`now() - interval '1 second'` }).where("new_email", "=", second).execute();
     expect((await new Client(t).post("/email-change/confirm", { token: await tokenOf(second) })).status).toBe(400);
     expect((await userRow(a.userId)).email).toBe(a.email);
+  });
+
+  // The notice to the old address says: not you? change or reset your password. Doing so must kill
+  // the pending link, or whoever asked for the change still takes the account by confirming it.
+  test("changing or resetting the password kills a pending email-change link", async () => {
+    const tokenOf = async (to: string) => /token=([A-Za-z0-9_-]{43})/.exec((await mailsTo(to))[0]!.text)![1]!;
+
+    const a = await account();
+    const intruder = `intruder.${crypto.randomUUID().slice(0, 8)}@elsewhere.example`;
+    expect((await a.client.post("/account/email", { email: intruder, password: PASSWORD })).status).toBe(200);
+    expect((await a.client.post("/account/password", { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).status).toBe(200);
+    expect((await new Client(t).post("/email-change/confirm", { token: await tokenOf(intruder) })).status).toBe(400);
+    expect((await userRow(a.userId)).email).toBe(a.email);
+
+    const b = await account();
+    const other = `intruder.${crypto.randomUUID().slice(0, 8)}@elsewhere.example`;
+    expect((await b.client.post("/account/email", { email: other, password: PASSWORD })).status).toBe(200);
+    expect((await new Client(t).post("/password/forgot", { email: b.email })).status).toBe(200);
+    const reset = await waitFor("the reset link", async () => {
+      const mail = (await mailsTo(b.email)).find((m) => m.subject === "Reset your PatientLetterHub password");
+      return mail && /password\/reset\?token=([A-Za-z0-9_-]{43})/.exec(mail.text)?.[1];
+    });
+    expect((await new Client(t).post("/password/reset", { token: reset, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).status).toBe(200);
+    expect((await new Client(t).post("/email-change/confirm", { token: await tokenOf(other) })).status).toBe(400);
+    expect((await userRow(b.userId)).email).toBe(b.email);
   });
 });
 

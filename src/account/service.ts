@@ -160,7 +160,8 @@ export async function changePassword(deps: AuthDeps, who: Who, input: { current:
   const result = await withContext(deps.db, ctx(who), async (tx) => {
     await clearFailures(tx, reauthKey(who.user.id));
     await tx.updateTable("users").set({ password_hash: passwordHash, updated_at: new Date() }).where("id", "=", who.user.id).execute();
-    await retireEmailTokens(tx, who.user.id, ["reset_password"]);
+    // A pending email change dies too: "not you? change your password" is what its notice says.
+    await retireEmailTokens(tx, who.user.id, ["reset_password", "change_email"]);
     const ended = await revokeUserSessions(tx, who.user.id, "password_changed", who.session.id);
     const { token } = await rotate(tx, deps, who, request);
     await recordAudit(tx, { practiceId: who.session.practice_id, actor: actorOf(who), action: "account.password.changed", target: target(who), details: { sessions: ended }, request });

@@ -53,8 +53,9 @@ export async function resetPassword(deps: AuthDeps, token: string, newPassword: 
     await setContext(tx, { userId }); // the token named the user: their sessions become visible
     const user = await tx.selectFrom("users").select(["id", "email"]).where("id", "=", userId).executeTakeFirstOrThrow();
     await setPasswordHash(tx, userId, passwordHash);
-    // Any other reset link still in an inbox dies with this one.
-    await tx.updateTable("email_tokens").set({ used_at: sql`now()` }).where("user_id", "=", userId).where("purpose", "=", "reset_password").where("used_at", "is", null).execute();
+    // Any other reset link still in an inbox dies with this one, and so does a pending email change
+    // (its notice tells the owner to reset the password if they did not ask for it).
+    await tx.updateTable("email_tokens").set({ used_at: sql`now()` }).where("user_id", "=", userId).where("purpose", "in", ["reset_password", "change_email"]).where("used_at", "is", null).execute();
     const ended = await revokeUserSessions(tx, userId, "password_reset");
     await clearFailures(tx, accountKey(user.email));
     await recordAudit(tx, { practiceId: null, actor: { type: "user", id: userId }, action: "auth.password.reset", target: { type: "user", id: userId }, details: { sessions: ended }, request });
