@@ -87,7 +87,7 @@ export type EmailChangeResult = { ok: true } | Refusal | { ok: false; reason: "s
 /**
  * Asks to move the account to a new address: a single-use link to the new address, a notice to the
  * old one. When the new address already has an account, that address is told instead and no link is
- * issued; the person asking sees the same answer either way (no account discovery).
+ * sent; the person asking sees the same answer either way, then and on the settings page (no account discovery).
  */
 export async function requestEmailChange(deps: AuthDeps, who: Who, input: { email: string; password: string }, request: RequestMeta): Promise<EmailChangeResult> {
   const newEmail = input.email.trim().toLowerCase();
@@ -101,12 +101,12 @@ export async function requestEmailChange(deps: AuthDeps, who: Who, input: { emai
     const inUse = await emailInUse(tx, newEmail);
     // Only the newest request counts: an older link in some inbox dies now.
     await retireEmailTokens(tx, who.user.id, ["change_email"]);
-    let link: string | null = null;
-    if (!inUse) {
-      const token = randomToken(32);
-      await insertEmailChangeToken(tx, { userId: who.user.id, tokenHash: sha256Hex(token), newEmail, expiresAt: new Date(Date.now() + EMAIL_CHANGE_HOURS * 3_600_000) });
-      link = `${deps.config.appOrigin}/email-change/confirm?token=${token}`;
-    }
+    // A link is stored either way, so the settings page shows the same "waiting for confirmation"
+    // afterwards; for an address in use it is never sent (nobody holds it), and setEmail would
+    // refuse it anyway.
+    const token = randomToken(32);
+    await insertEmailChangeToken(tx, { userId: who.user.id, tokenHash: sha256Hex(token), newEmail, expiresAt: new Date(Date.now() + EMAIL_CHANGE_HOURS * 3_600_000) });
+    const link = inUse ? null : `${deps.config.appOrigin}/email-change/confirm?token=${token}`;
     await recordAudit(tx, {
       practiceId: who.session.practice_id, actor: actorOf(who), action: "account.email.change_requested", target: target(who),
       details: { address_in_use: inUse }, request,
