@@ -37,9 +37,10 @@ EXPOSE 3000
 # Bun does the request itself: the image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["bun", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM drains in-flight requests and running jobs for up to SHUTDOWN_TIMEOUT_SECONDS (25 s by
-# default), then exits: give the orchestrator a longer grace period (docker stop -t 30, compose
-# stop_grace_period, Kubernetes terminationGracePeriodSeconds). Exec form, so Bun is PID 1 and gets
+# SIGTERM drains in-flight requests for up to SHUTDOWN_TIMEOUT_SECONDS (25 s by default), then
+# running jobs for up to that long again, then exits: give the orchestrator a grace period longer
+# than twice that (docker stop -t 60, compose stop_grace_period, Kubernetes
+# terminationGracePeriodSeconds). Exec form, so Bun is PID 1 and gets
 # the signal itself; the server handles SIGTERM and SIGINT.
 STOPSIGNAL SIGTERM
 CMD ["bun", "src/server.ts"]
