@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { Secret, TOTP } from "otpauth";
 import { sql } from "kysely";
+import pg from "pg";
 import { encryptTotpSecret, issueRecoveryCodes, newTotpSecret } from "../src/auth/mfa.ts";
 import { hashPassword, verifyPassword } from "../src/auth/password.ts";
 import { clerkAccountUrl } from "../src/account/routes.tsx";
@@ -144,6 +145,30 @@ describe("email change", () => {
     expect((await new Client(t).post("/email-change/confirm", { token: await tokenOf(first) })).status).toBe(400);
     await t.ownerDb.updateTable("email_tokens").set({ expires_at: sql`now() - interval '1 second'` }).where("new_email", "=", second).execute();
     expect((await new Client(t).post("/email-change/confirm", { token: await tokenOf(second) })).status).toBe(400);
+    expect((await userRow(a.userId)).email).toBe(a.email);
+  });
+
+  test("an address taken while the confirmation is in flight refuses the link (400), never a 500", async () => {
+    const a = await account();
+    const other = await account();
+    const target = `contested.${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+    await a.client.post("/account/email", { email: target, password: PASSWORD });
+    const token = /token=([A-Za-z0-9_-]{43})/.exec((await mailsTo(target))[0]!.text)![1]!;
+    // Another account takes the address in a transaction still open (a sign-up or another change would).
+    const owner = new pg.Client({ connectionString: t.database.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query("BEGIN");
+      await owner.query("UPDATE users SET email = $1 WHERE id = $2", [target, other.userId]);
+      const confirming = new Client(t).post("/email-change/confirm", { token });
+      await waitFor("the confirmation to wait on the address", async () =>
+        (await owner.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()", [t.database.name])).rows[0].n > 0);
+      await owner.query("COMMIT");
+      expect((await confirming).status).toBe(400);
+    } finally {
+      await owner.query("ROLLBACK").catch(() => {});
+      await owner.end();
+    }
     expect((await userRow(a.userId)).email).toBe(a.email);
   });
 

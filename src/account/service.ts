@@ -126,6 +126,9 @@ const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1).slic
 /** Applies an email change from its link; false when the link is unknown, used, expired or the address was taken meanwhile. */
 export async function confirmEmailChange(deps: AuthDeps, token: string, request: RequestMeta): Promise<boolean> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
+  // setEmail's check cannot see an uncommitted claim on the address (a sign-up, another change):
+  // the unique index then refuses it once that commits, and the link is refused like a taken address.
+  const taken = (error: unknown) => (error as { code?: string }).code === "23505" ? null : Promise.reject(error);
   const done = await withContext(deps.db, { actor: "anonymous" }, async (tx) => {
     const found = await consumeEmailChangeToken(tx, sha256Hex(token));
     if (!found) return null;
@@ -138,7 +141,7 @@ export async function confirmEmailChange(deps: AuthDeps, token: string, request:
       details: { old_domain: domainOf(before.email), new_domain: domainOf(found.newEmail) }, request,
     });
     return { oldEmail: before.email, newEmail: found.newEmail };
-  });
+  }).catch(taken);
   if (!done) return false;
   await notify(deps, emailChangedNotice(deps.config.appOrigin, done.oldEmail, done.newEmail), request);
   return true;
