@@ -12,7 +12,9 @@ import { certificatePdf } from "../src/retention/certificate-pdf.ts";
 import { certificatePath } from "../src/retention/certificates.ts";
 import { ABANDONED_REASON, sweepAbandonedDrafts } from "../src/retention/abandoned-drafts.ts";
 import { PURGED_FILE_NAME, sweepJobPurge } from "../src/retention/job-purge.ts";
-import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
+import { verifyAuditChains } from "../src/audit/verify.ts";
+import { seedEndedJobs } from "../scripts/bench/purge.ts";
+import { createTestApp, TEST_ORIGIN, type TestApp, testEnv } from "./support/app.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { actorOf, givePrintFile, jobReadyToSubmit, recipientsCsv } from "./support/jobs.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
@@ -165,4 +167,55 @@ describe("abandoned drafts and job purge", () => {
     expect([...new Set(routes.map((r) => `${r.method} ${r.path}`))].sort()).toEqual(["GET /retention", "GET /retention/certificates/:id/download"]);
     await expect(sql`UPDATE destruction_certificates SET blobs = 0`.execute(t.db)).rejects.toThrow();
   }, 120_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 8 item 7 through the command people run: `bun run sweep --only job-purge --now …` as a
+// process (the controllable clock), against the same Azurite.
+describe("bun run sweep --only job-purge, as a process", () => {
+  let practice: Member;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    practice = await makeSignedPractice(t, "Clock Practice");
+    // Jobs of the tests above that a later clock would find due are purged first: the lines printed below count this practice's only.
+    await sweepJobPurge({ db: t.db, blob: t.blob, days: 30 }, { now: new Date("2031-01-01T00:00:00Z"), batchSize: 50 });
+    env = { PATH: process.env.PATH ?? "", ...testEnv({ DATABASE_URL: t.database.appUrl, AZURE_STORAGE_CONTAINER: t.config.blob.container, RETENTION_BATCH_SIZE: "4" }) } as Record<string, string>;
+  }, 60_000);
+
+  const spawnSweep = (now: Date) => Bun.spawn([process.execPath, "scripts/sweep.ts", "--only", "job-purge", "--now", now.toISOString()], {
+    cwd: `${import.meta.dir}/..`, env, stdout: "pipe", stderr: "pipe",
+  });
+  async function sweep(now: Date) {
+    const proc = spawnSweep(now);
+    const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    return { code, stdout: stdout.trim(), stderr };
+  }
+  const inPractice = (action: string) => t.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", practice.practiceId)
+    .where("action", "=", action).orderBy("chain_seq").execute();
+
+  test("day 29 keeps, day 31 purges: the blobs are really gone from Azurite; the audit trail is only appended to", async () => {
+    const completed = new Date("2030-06-01T09:00:00.000Z");
+    const { jobIds, blobs } = await seedEndedJobs(t.ownerDb, t.blob, { practiceId: practice.practiceId, userId: practice.userId, count: 3, endedAt: completed });
+    const trailBefore = await t.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", practice.practiceId).orderBy("chain_seq").execute();
+
+    const day29 = await sweep(new Date(completed.getTime() + 29 * DAY));
+    expect(day29).toMatchObject({ code: 0, stderr: "" });
+    expect(day29.stdout).toContain("job-purge: swept practices=0, jobs=0, blobs=0, bytes=0");
+    for (const name of blobs) expect(await t.blob.inspect(name)).not.toBeNull();
+
+    const day31 = await sweep(new Date(completed.getTime() + 31 * DAY));
+    expect(day31).toMatchObject({ code: 0, stderr: "" });
+    expect(day31.stdout).toContain(`job-purge: swept practices=1, jobs=3, blobs=9, bytes=${9 * 64}`);
+    for (const name of blobs) expect(await t.blob.inspect(name)).toBeNull();
+    for (const id of jobIds) expect(await t.blob.list(`practices/${practice.practiceId}/jobs/${id}/`)).toEqual([]);
+    expect(await t.ownerDb.selectFrom("jobs").select("id").where("id", "in", jobIds).where("purged_at", "is", null).execute()).toEqual([]);
+
+    // The job purge never touches the audit trail: every earlier event is byte for byte the same,
+    // the new ones are appended to the chain, and the chain still verifies.
+    const trailAfter = await t.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", practice.practiceId).orderBy("chain_seq").execute();
+    expect(trailAfter.slice(0, trailBefore.length)).toEqual(trailBefore);
+    expect(trailAfter.slice(trailBefore.length).map((e) => e.action).sort()).toEqual(["job.data.purged", "job.data.purged", "job.data.purged", "retention.swept"]);
+    expect((await verifyAuditChains(t.ownerDb, { practiceId: practice.practiceId })).breaks).toEqual([]);
+  }, 120_000);
+
 });

@@ -9,6 +9,7 @@ import { benchAuditExport } from "./audit-export.ts";
 import { benchSas } from "./sas.ts";
 import { benchPdf } from "./pdf.ts";
 import { benchProof } from "./proof.ts";
+import { benchPurge } from "./purge.ts";
 
 export type BenchStack = { appUrl: string; ownerUrl: string; owner: Kysely<any>; blobConnectionString: string; events?: number };
 
@@ -20,6 +21,8 @@ const BENCHES: Record<string, (stack: BenchStack) => Promise<string[]>> = {
   // No database needed: letters are generated in memory; the stack is started anyway (shared runner).
   pdf: benchPdf,
   proof: benchProof,
+  // `--jobs=N` sizes it (10,000 by default).
+  purge: benchPurge,
 };
 
 // `--events=N` sizes the audit export benchmark (1,000,000 by default).

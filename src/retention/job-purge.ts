@@ -77,18 +77,27 @@ export async function purgeJobs(tx: Tx, blob: BlobStore, jobs: readonly Job[], c
   const ids = jobs.map((j) => j.id);
   const practiceId = jobs[0]!.practice_id;
   const [files, proofs, prints, practice] = await Promise.all([
-    tx.selectFrom("job_files").select(["job_id", "blob_name", "blob_lease_id", "kind", "size", "sha256"]).where("job_id", "in", ids).execute(),
-    tx.selectFrom("proofs").select(["job_id", "blob_name", "bytes", "sha256"]).where("job_id", "in", ids).execute(),
-    tx.selectFrom("production_files").select(["job_id", "blob_name", "bytes", "sha256"]).where("job_id", "in", ids).execute(),
+    tx.selectFrom("job_files").select(["job_id", "blob_name", "blob_lease_id", "kind", "size", "sha256", "status"]).where("job_id", "in", ids).execute(),
+    tx.selectFrom("proofs").select(["job_id", "blob_name", "bytes", "sha256", "status"]).where("job_id", "in", ids).execute(),
+    tx.selectFrom("production_files").select(["job_id", "blob_name", "bytes", "sha256", "status"]).where("job_id", "in", ids).execute(),
     findPractice(tx, practiceId),
   ]);
   // What is in storage under each job's prefix is what gets deleted; the rows say what each blob was.
-  const known = new Map<string, DestroyedItem & { leaseId?: string | null }>();
-  for (const f of files) known.set(f.blob_name, { kind: f.kind, bytes: f.size === null ? null : Number(f.size), sha256: f.sha256, leaseId: f.blob_lease_id });
-  for (const p of proofs) if (p.blob_name) known.set(p.blob_name, { kind: "proof", bytes: p.bytes === null ? null : Number(p.bytes), sha256: p.sha256 });
-  for (const p of prints) if (p.blob_name) known.set(p.blob_name, { kind: "print_file", bytes: p.bytes === null ? null : Number(p.bytes), sha256: p.sha256 });
-  const present = await inParallel(jobs, STORAGE_CONCURRENCY, (job) => blob.list(jobBlobPrefix(job.practice_id, job.id)));
-  const everything = present.flat().map(({ name }) => ({ name, leaseId: known.get(name)?.leaseId ?? null }));
+  // `stored`: the rows say the blob was written (a verified upload, a ready proof or print file).
+  type Known = DestroyedItem & { leaseId?: string | null; jobId: string; stored: boolean };
+  const known = new Map<string, Known>();
+  for (const f of files) known.set(f.blob_name, { kind: f.kind, bytes: f.size === null ? null : Number(f.size), sha256: f.sha256, leaseId: f.blob_lease_id, jobId: f.job_id, stored: f.status === "verified" });
+  for (const p of proofs) if (p.blob_name) known.set(p.blob_name, { kind: "proof", bytes: p.bytes === null ? null : Number(p.bytes), sha256: p.sha256, jobId: p.job_id, stored: p.status === "ready" });
+  for (const p of prints) if (p.blob_name) known.set(p.blob_name, { kind: "print_file", bytes: p.bytes === null ? null : Number(p.bytes), sha256: p.sha256, jobId: p.job_id, stored: p.status === "ready" });
+  const listed = await inParallel(jobs, STORAGE_CONCURRENCY, (job) => blob.list(jobBlobPrefix(job.practice_id, job.id)));
+  // A stored blob already gone was deleted by an earlier run of a purge that did not commit (killed
+  // halfway): it still belongs on this job's certificate, once.
+  const present = jobs.map((job, n) => {
+    const names = new Set(listed[n]!.map((b) => b.name));
+    const gone = [...known].filter(([name, k]) => k.jobId === job.id && k.stored && !names.has(name)).map(([name, k]) => ({ name, size: k.bytes ?? 0 }));
+    return [...listed[n]!, ...gone];
+  });
+  const everything = listed.flat().map(({ name }) => ({ name, leaseId: known.get(name)?.leaseId ?? null }));
   const chunks: (typeof everything)[] = [];
   for (let i = 0; i < everything.length; i += DELETE_CHUNK) chunks.push(everything.slice(i, i + DELETE_CHUNK));
   const modes = await inParallel(chunks, STORAGE_CONCURRENCY, (chunk) => blob.removeMany(chunk));
