@@ -13,6 +13,7 @@ import { findJob } from "../jobs/repo.ts";
 import { jobTarget } from "../jobs/service.ts";
 import { gatherInputs, letterDate } from "./inputs.ts";
 import { checkAddress, recipientLines } from "./layout.ts";
+import { fastStandardFonts } from "./pdf-stream.ts";
 import { recipientRows } from "./recipients.ts";
 import { renderLetters } from "./render.ts";
 import type { RenderDeps } from "./render-proof.ts";
@@ -28,6 +29,7 @@ export class PrintFileError extends Error {}
 /** The mailable letters of the list, in order, read only as fast as the renderer takes them. */
 async function* mailableLetters(source: AsyncIterable<Uint8Array>, maxRows: number) {
   const metrics = new PDFDocument({ autoFirstPage: false });
+  fastStandardFonts(metrics);
   for await (const { recipient, problems } of recipientRows(source, { maxRows })) {
     if (problems.length === 0 && checkAddress(metrics, recipientLines(recipient.fields), "recipient").ok) yield recipient;
   }

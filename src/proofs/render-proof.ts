@@ -17,6 +17,7 @@ import { notifyProofReady } from "../jobs/notifications.ts";
 import { drawCover } from "./cover.ts";
 import { gatherInputs, letterDate } from "./inputs.ts";
 import { checkAddress, recipientLines } from "./layout.ts";
+import { fastStandardFonts } from "./pdf-stream.ts";
 import { readRecipients, type Recipient } from "./recipients.ts";
 import { renderLetters } from "./render.ts";
 import { findProof, updateProof } from "./repo.ts";
@@ -36,6 +37,7 @@ type Sample = { first: Recipient[]; last: Recipient | null; longest: Recipient |
 /** One pass: counts, problems (list and envelope) and the letters to show. */
 async function survey(source: AsyncIterable<Uint8Array>, maxRows: number) {
   const metrics = new PDFDocument({ autoFirstPage: false });
+  fastStandardFonts(metrics);
   const sample: Sample = { first: [], last: null, longest: null, longestLength: -1 };
   const problems: { row: number; reasons: string[] }[] = [];
   let rows = 0;
