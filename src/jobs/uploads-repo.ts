@@ -1,12 +1,9 @@
-// Job files and the upload-URL rate limit: SQL only. RLS scopes job_files to the transaction's
-// practice and upload_url_throttle to its user.
+// Job files and upload-URL issuance: SQL only. RLS scopes job_files to the transaction's practice
+// and upload_url_throttle to its user.
 import { type Insertable, sql } from "kysely";
-import type { Tx } from "../platform/db.ts";
-import type { Job, JobFile, JobFilesTable } from "../platform/schema.ts";
-
-export function insertJobFile(tx: Tx, values: Insertable<JobFilesTable>): Promise<JobFile> {
-  return tx.insertInto("job_files").values(values).returningAll().executeTakeFirstOrThrow();
-}
+import type { AuditAction } from "../audit/actions.ts";
+import type { Db, Tx } from "../platform/db.ts";
+import type { JobFile, JobFilesTable } from "../platform/schema.ts";
 
 /** One file of one job (a file id of another job is not found), locked when `forUpdate`. */
 export function findJobFile(tx: Tx, jobId: string, fileId: string, options: { forUpdate?: boolean } = {}): Promise<JobFile | undefined> {
@@ -38,35 +35,28 @@ export function markFileReplaced(tx: Tx, fileId: string): Promise<JobFile> {
     .returningAll().executeTakeFirstOrThrow();
 }
 
-/**
- * The job, locked (FOR UPDATE), with what issuing an upload URL checks first, in one statement:
- * whether the practice has an executed current BAA (the database's practice_has_current_baa, as
- * assertCurrentBaa asks it) and whether the job carries its PHI attestation. Undefined when the job
- * is not there (another practice's job is not visible: RLS).
- */
-export async function lockJobForUpload(tx: Tx, jobId: string, practiceId: string): Promise<{ job: Job; hasCurrentBaa: boolean; attested: boolean } | undefined> {
-  const row = await tx.selectFrom("jobs as j").selectAll("j")
-    .select((eb) => [
-      sql<boolean>`practice_has_current_baa(${practiceId}::uuid)`.as("has_current_baa"),
-      eb.exists(eb.selectFrom("job_attestations as a").select("a.id").whereRef("a.job_id", "=", "j.id")).as("attested"),
-    ])
-    .where("j.id", "=", jobId).forUpdate().executeTakeFirst();
-  if (!row) return undefined;
-  const { has_current_baa, attested, ...job } = row;
-  return { job, hasCurrentBaa: has_current_baa === true, attested: attested === true };
-}
+export type IssueUploadRow = {
+  actor: string; practiceId: string; userId: string; role: string; jobId: string;
+  /** Only the job's checks (they raise), nothing recorded: a refused declared file answers after them. */
+  checkOnly: boolean;
+  file: Pick<Insertable<JobFilesTable>, "id" | "kind" | "blob_name" | "declared_name" | "declared_size" | "declared_type" | "declared_sha256" | "upload_expires_at" | "blob_lease_id">;
+  perMinute: number;
+  audit: { action: AuditAction; ip: string | null; userAgent: string | null; requestId: string | null };
+};
 
 /**
- * Counts one upload URL for the user in a fixed one-minute window (the row is locked, so parallel
- * requests each see the count the one before left). Returns the count and the seconds left in the window.
+ * One statement, its own transaction (migration 202611232540_issue_upload_url): the job locked, the
+ * BAA gate, the job's state and attestation, the per-user rate limit, the pending file and its audit
+ * event. Refusals raise SQLSTATE UPL04 (no such job), BAA01, JOB02, JOB01 or UPL29 (the rate limit;
+ * DETAIL holds the seconds to wait); nothing is kept then. Undefined with `checkOnly`.
  */
-export async function bumpUploadUrlCount(tx: Tx, userId: string): Promise<{ issued: number; retryAfter: number }> {
-  const { rows } = await sql<{ issued: number; retry_after: number }>`
-    INSERT INTO upload_url_throttle AS t (user_id, window_started_at, issued) VALUES (${userId}, now(), 1)
-    ON CONFLICT (user_id) DO UPDATE SET
-      window_started_at = CASE WHEN t.window_started_at <= now() - interval '1 minute' THEN now() ELSE t.window_started_at END,
-      issued = CASE WHEN t.window_started_at <= now() - interval '1 minute' THEN 1 ELSE t.issued + 1 END
-    RETURNING issued, greatest(1, ceil(extract(epoch FROM (window_started_at + interval '1 minute' - now()))))::int AS retry_after`.execute(tx);
-  const row = rows[0]!;
-  return { issued: row.issued, retryAfter: row.retry_after };
+export async function issueUploadRow(db: Db, r: IssueUploadRow): Promise<{ job_reference: string; upload_expires_at: Date } | undefined> {
+  const f = r.file;
+  const { rows } = await sql<{ job_reference: string; upload_expires_at: Date }>`
+    SELECT * FROM app_issue_upload_url(
+      ${r.actor}, ${r.practiceId}::uuid, ${r.userId}::uuid, ${r.role}, ${r.jobId}::uuid, ${r.checkOnly},
+      ${f.id}::uuid, ${f.kind}, ${f.blob_name}, ${f.declared_name}, ${f.declared_size}::bigint, ${f.declared_type}, ${f.declared_sha256},
+      ${f.upload_expires_at}::timestamptz, ${f.blob_lease_id}::uuid, ${r.perMinute}::int,
+      ${r.audit.action}, ${r.audit.ip}, ${r.audit.userAgent}, ${r.audit.requestId})`.execute(db);
+  return rows[0];
 }

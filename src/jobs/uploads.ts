@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import type { RequestMeta } from "../context.ts";
 import { type RecipientReport, validateRecipients } from "../proofs/recipients.ts";
 import { recordAudit } from "../audit/record.ts";
-import type { Permission } from "../auth/permissions.ts";
+import { can, type Permission } from "../auth/permissions.ts";
 import { assertCurrentBaa, BaaRequiredError, isBaaRequiredDbError } from "../baa/service.ts";
 import type { BlobStore } from "../platform/blob.ts";
 import type { Db, Tx } from "../platform/db.ts";
@@ -16,9 +16,7 @@ import type { Job, JobFile, JobFileKind } from "../platform/schema.ts";
 import { findAttestation, findJob, findVerifiedFile, updateJob } from "./repo.ts";
 import { isEditable } from "./lifecycle.ts";
 import { asMember, JobError, jobTarget, lockJob, type MemberActor } from "./service.ts";
-import {
-  bumpUploadUrlCount, filesOfJob, findJobFile, insertJobFile, lockJobForUpload, markFileRejected, markFileReplaced, markFileVerified,
-} from "./uploads-repo.ts";
+import { filesOfJob, findJobFile, issueUploadRow, markFileRejected, markFileReplaced, markFileVerified } from "./uploads-repo.ts";
 
 export type UploadDeps = { db: Db; blob: BlobStore; config: Config };
 
@@ -144,51 +142,60 @@ export function formatBytes(bytes: number): string {
   return `${Math.round(bytes / (1024 * 104.8576)) / 10} MB`;
 }
 
-/** Counts one upload URL for the user in the current one-minute window; refuses above the limit. */
-async function claimUploadUrl(tx: Tx, userId: string, perMinute: number): Promise<void> {
-  const { issued, retryAfter } = await bumpUploadUrlCount(tx, userId);
-  if (issued > perMinute) {
+const NO_SUCH_JOB = "There is no such job in this practice.";
+
+/** What app_issue_upload_url raised, as the service's own errors. */
+async function issuanceRefused(deps: UploadDeps, actor: MemberActor, error: unknown): Promise<never> {
+  const e = (typeof error === "object" && error !== null ? error : {}) as { code?: unknown; detail?: unknown };
+  if (e.code === "UPL04") throw new JobError("not_found", NO_SUCH_JOB);
+  if (e.code === "UPL29") {
+    const retryAfter = Math.max(1, Number(e.detail) || 60);
     throw new UploadError("throttled", `Too many upload attempts in a short time. Wait ${retryAfter} seconds, then try again.`, retryAfter);
   }
+  // No current BAA: the service's gate names the admins to ask.
+  if (isBaaRequiredDbError(error)) return assertBaaAgain(deps, actor);
+  return fromTrigger(error);
 }
 
 /**
  * Records a pending file and returns a create/write-only SAS URL for its blob. `sasSeconds` is an
- * internal option (tests of expiry); the route always uses UPLOAD_SAS_MINUTES.
+ * internal option (tests of expiry); the route always uses UPLOAD_SAS_MINUTES. The checks, the
+ * rate limit, the file and its audit event are one database statement (uploads-repo
+ * issueUploadRow): the refusals come in the order not found, BAA, not editable, not attested,
+ * declared file, rate limit.
  */
 export async function issueUploadUrl(
   deps: UploadDeps, actor: MemberActor, jobId: string, input: UploadRequest, options: { sasSeconds?: number } = {},
 ): Promise<IssuedUpload> {
   const seconds = options.sasSeconds ?? deps.config.uploads.sasMinutes * 60;
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new RangeError("issueUploadUrl: sasSeconds must be 1-600");
-  const issued = await asMember(deps, actor, "jobs.write", async (tx) => {
-    // The job locked, the BAA gate's answer and the attestation in one statement; refused in the
-    // same order as lockJob, assertCurrentBaa, the state, then the attestation would refuse.
-    const found = /^[0-9a-f-]{36}$/i.test(jobId) ? await lockJobForUpload(tx, jobId, actor.practiceId) : undefined;
-    if (!found) throw new JobError("not_found", "There is no such job in this practice.");
-    const { job } = found;
-    if (!found.hasCurrentBaa) await assertCurrentBaa(tx, actor.practiceId); // throws BaaRequiredError naming the admins
-    if (!isEditable(job.status)) throw new UploadError("not_editable", NOT_EDITABLE);
-    if (!found.attested) throw new UploadError("not_attested", ATTESTATION_FIRST);
+  if (!can(actor.role, "jobs.write")) throw new JobError("forbidden", "Your role does not allow this.");
+  if (!/^[0-9a-f-]{36}$/i.test(jobId)) throw new JobError("not_found", NO_SUCH_JOB);
+  jobId = jobId.toLowerCase(); // as the database spells it: the blob name and links are built from it
+  let declaredProblem: unknown = null;
+  try {
     checkDeclaredFile(deps.config, input);
-    await claimUploadUrl(tx, actor.userId, deps.config.uploads.urlsPerMinute);
-    const fileId = crypto.randomUUID();
-    const file = await insertJobFile(tx, {
-      id: fileId, practice_id: actor.practiceId, job_id: job.id, kind: input.kind, blob_name: blobNameFor(actor.practiceId, job.id, fileId),
-      declared_name: input.name, declared_size: input.size, declared_type: input.type, declared_sha256: input.sha256,
-      upload_expires_at: new Date(Date.now() + seconds * 1000), created_by: actor.userId, blob_lease_id: crypto.randomUUID(),
-    }).catch(fromTrigger);
-    await recordAudit(tx, {
-      practiceId: actor.practiceId, actor: memberAudit(actor), action: "job.upload_url.issued", target: jobTarget(job), request: actor.request,
-      details: { file_id: file.id, kind: file.kind, declared_size: input.size },
-    });
-    return { job, file };
-  });
+  } catch (error) {
+    declaredProblem = error;
+  }
+  const fileId = crypto.randomUUID();
+  const expiresAt = new Date(Date.now() + seconds * 1000);
+  const blobName = blobNameFor(actor.practiceId, jobId, fileId);
+  const issued = await issueUploadRow(deps.db, {
+    actor: `user:${actor.userId}`, practiceId: actor.practiceId, userId: actor.userId, role: actor.role, jobId, checkOnly: declaredProblem !== null,
+    file: {
+      id: fileId, kind: input.kind, blob_name: blobName, declared_name: input.name, declared_size: input.size, declared_type: input.type,
+      declared_sha256: input.sha256, upload_expires_at: expiresAt, blob_lease_id: crypto.randomUUID(),
+    },
+    perMinute: deps.config.uploads.urlsPerMinute,
+    audit: { action: "job.upload_url.issued", ip: actor.request?.ip ?? null, userAgent: actor.request?.userAgent || null, requestId: actor.request?.requestId ?? null },
+  }).catch((error) => issuanceRefused(deps, actor, error));
+  if (declaredProblem !== null) throw declaredProblem;
   // Signed after the commit: a URL exists only for a recorded file.
-  const uploadUrl = await deps.blob.uploadUrl(issued.file.blob_name, { seconds });
+  const uploadUrl = await deps.blob.uploadUrl(blobName, { seconds });
   return {
-    fileId: issued.file.id, kind: issued.file.kind, uploadUrl, expiresAt: new Date(issued.file.upload_expires_at).toISOString(),
-    contentType: input.type, completeUrl: `/jobs/${issued.job.id}/files/${issued.file.id}/complete`,
+    fileId, kind: input.kind, uploadUrl, expiresAt: new Date(issued!.upload_expires_at).toISOString(),
+    contentType: input.type, completeUrl: `/jobs/${jobId}/files/${fileId}/complete`,
     singlePutMaxBytes: SINGLE_PUT_MAX_BYTES, blockBytes: BLOCK_BYTES,
   };
 }
