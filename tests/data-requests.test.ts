@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { signLink } from "../src/platform/crypto.ts";
+import { encryptField, signLink } from "../src/platform/crypto.ts";
+import { incidentContext } from "../src/support/service.ts";
 import { listDevMail, readDevMail } from "../src/platform/mail.ts";
 import { zipWriter } from "../src/platform/zip.ts";
 import { saveTemplateFromJob } from "../src/jobs/templates.ts";
 import { sql } from "kysely";
 import { createLogger } from "../src/platform/log.ts";
-import { BUILD_DATA_EXPORT, buildDataExport, DELETION_DAYS, EXPORT_ATTEMPTS, EXPORT_STALE_HOURS, sweepDataRequests } from "../src/retention/requests.ts";
+import { BUILD_DATA_EXPORT, buildDataExport, DELETION_DAYS, EXPORT_ATTEMPTS, EXPORT_STALE_HOURS, exportReadyEmail, sweepDataRequests } from "../src/retention/requests.ts";
 import { queueWorkers } from "../src/schedules.ts";
 import { waitFor } from "./support/wait.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
@@ -33,6 +34,28 @@ afterAll(async () => {
 });
 
 const DAY = 86_400_000;
+/** A letterhead with a logo in storage, as the practice settings page saves it. */
+async function giveLetterhead(practiceId: string, userId: string): Promise<{ logo: string; bytes: Uint8Array }> {
+  const logo = `practices/${practiceId}/letterhead/${crypto.randomUUID()}.png`;
+  const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]);
+  await t.blob.putPrivate(logo, bytes, "image/png");
+  await sql`INSERT INTO practice_letterheads (practice_id, return_name, return_line1, return_city, return_state, return_zip, signer_name, signer_title,
+              logo_blob, logo_sha256, logo_bytes, logo_content_type, updated_by)
+            VALUES (${practiceId}::uuid, 'Letterhead Clinic', '9 Harbor Rd', 'Salem', 'MA', '01970', 'Dr Lettersigner', 'Director',
+              ${logo}, ${"a".repeat(64)}, ${bytes.length}, 'image/png', ${userId}::uuid)`.execute(t.ownerDb);
+  return { logo, bytes };
+}
+/** An incident report from a member of the practice, its description encrypted as the support form stores it. */
+async function giveIncident(practiceId: string, reporter: { userId: string; name: string; email: string }, description: string): Promise<string> {
+  const id = crypto.randomUUID();
+  const enc = encryptField(t.config.keys.encryption, description, incidentContext(id));
+  await sql`INSERT INTO incident_reports (id, reference, practice_id, practice_name, reported_by, reporter_name, reporter_email, category,
+              description_enc, key_id, description_length, noticed_at)
+            VALUES (${id}::uuid, ${`INC-${id.slice(0, 4).toUpperCase().replace(/[^0-9A-Z]/g, "A")}-${id.slice(9, 13).toUpperCase().replace(/[^0-9A-Z]/g, "B")}`},
+              ${practiceId}::uuid, 'Some Clinic', ${reporter.userId}::uuid, ${reporter.name}, ${reporter.email}, 'phishing',
+              ${enc}, ${enc.split(".")[1]!}, ${description.length}, now() - interval '1 hour')`.execute(t.ownerDb);
+  return id;
+}
 const requestsOf = (practiceId: string) => t.ownerDb.selectFrom("data_requests").selectAll().where("practice_id", "=", practiceId).orderBy("requested_at").execute();
 const eventsOf = (practiceId: string, prefix = "data_request.") =>
   t.ownerDb.selectFrom("audit_events").select(["action", "outcome", "actor_id", "details", "target_id"]).where("practice_id", "=", practiceId)
@@ -83,12 +106,19 @@ describe("data export", () => {
   let otherAdmin: Member;
   let jobReference: string;
   let href: string;
+  let letterhead: { logo: string; bytes: Uint8Array };
+  let incidentId: string;
 
   beforeAll(async () => {
     admin = await makeSignedPractice(t, "Export Clinic");
     otherAdmin = await makePerson(t, { practiceId: admin.practiceId, role: "admin" });
     const job = await jobReadyToSubmit(t, admin, recipientsCsv(3, "Qwxyzrecipient"));
     jobReference = job.reference;
+    letterhead = await giveLetterhead(admin.practiceId, admin.userId);
+    incidentId = await giveIncident(admin.practiceId, { userId: admin.userId, name: "Test Person", email: `${admin.userId}@people.example` }, "A phishing email asked staff for their password.");
+    // Another practice's report is not this practice's to export.
+    const stranger = await makeSignedPractice(t, "Stranger Clinic");
+    await giveIncident(stranger.practiceId, { userId: stranger.userId, name: "Test Person", email: "s@people.example" }, "Zqstrangerreport lost a laptop.");
   }, 30_000);
 
   test("staff and auditors cannot request one (403, audited as denied)", async () => {
@@ -116,8 +146,16 @@ describe("data export", () => {
     const signature = await t.ownerDb.selectFrom("baa_signatures").selectAll().where("practice_id", "=", admin.practiceId).executeTakeFirstOrThrow();
     expect(Object.keys(entries)).toEqual([
       "README.txt", "practice.json", "members.json", "jobs.json", "audit-log.csv", "baa/signatures.json", `baa/${signature.verification_id}.pdf`,
-      ...(Object.keys(entries).includes("destruction-certificates.json") ? ["destruction-certificates.json"] : []),
+      "letterhead.json", "letterhead/logo.png", "incident-reports.json", "destruction-certificates.json",
     ]);
+    // The letterhead and its logo, byte for byte; the practice's own incident reports with their
+    // descriptions decrypted (never the ciphertext or key id), and no other practice's.
+    expect(JSON.parse(entries["letterhead.json"]!)).toMatchObject({ return_name: "Letterhead Clinic", signer_name: "Dr Lettersigner", logo_blob: letterhead.logo });
+    expect(Buffer.from(entries["letterhead/logo.png"]!, "latin1")).toEqual(Buffer.from(letterhead.bytes));
+    const incidents = JSON.parse(entries["incident-reports.json"]!) as Record<string, unknown>[];
+    expect(incidents.map((i) => [i.id, i.category, i.description])).toEqual([[incidentId, "phishing", "A phishing email asked staff for their password."]]);
+    expect(Object.keys(incidents[0]!)).not.toContain("description_enc");
+    expect(entries["incident-reports.json"]).not.toContain("Zqstrangerreport");
     expect(JSON.parse(entries["practice.json"]!).legal_name).toBe(TEST_PROFILE.legalName);
     const members = JSON.parse(entries["members.json"]!) as { user_id: string; email: string; role: string }[];
     expect(members.map((m) => m.user_id).sort()).toContain(admin.userId);
@@ -139,6 +177,10 @@ describe("data export", () => {
       return null;
     });
     expect(mails.text).toContain(`${t.config.appOrigin}/retention/requests`);
+    // A service email: it answers the admin's own request, so no preference can silence it and it
+    // carries no unsubscribe footer.
+    expect(exportReadyEmail("a@b.example", { practiceName: "X", days: 7, link: "https://x.example" }).category).toBe("service");
+    expect(mails.text).not.toContain("unsubscribe");
     expect(mails.text).not.toContain("token=");
     const events = await eventsOf(admin.practiceId);
     expect(events.map((e) => e.action)).toEqual(["data_request.export.requested", "data_request.export.built"]);
@@ -320,6 +362,18 @@ describe("deletion", () => {
     // Practice storage outside jobs (a logo) goes too; the executed BAA stays.
     const logo = `practices/${admin.practiceId}/letterhead/logo-test.png`;
     await t.blob.putPrivate(logo, new Uint8Array(10), "image/png");
+    // The letterhead (saved with a logo) is cleared and its logo deleted; incident reports stay, the
+    // reporter's name and email replaced when the reporter is anonymised. Anonymised members lose
+    // their email preferences and pending TOTP re-enrolments; the kept member keeps theirs.
+    const saved = await giveLetterhead(admin.practiceId, admin.userId);
+    const adminReport = await giveIncident(admin.practiceId, { userId: admin.userId, name: "Test Person", email: `${admin.userId}@people.example` }, "Mail went to the wrong house.");
+    const sharedReport = await giveIncident(admin.practiceId, { userId: shared.userId, name: "Test Person", email: `${shared.userId}@people.example` }, "A laptop was lost.");
+    for (const m of [admin, alone, shared]) {
+      await t.ownerDb.insertInto("email_preferences").values({ user_id: m.userId, category: "product_news", subscribed: true }).execute();
+    }
+    for (const m of [alone, shared]) {
+      await t.ownerDb.insertInto("totp_reenrolments").values({ user_id: m.userId, secret: "v1.k1.iv.aad.ct", expires_at: new Date(Date.now() + 600_000) }).execute();
+    }
     // A pending invitation to the practice is revoked.
     await t.ownerDb.insertInto("invitations").values({ practice_id: admin.practiceId, email: "late@people.example", role: "staff", token_hash: "f".repeat(64), invited_by: admin.userId, expires_at: new Date(Date.now() + 7 * DAY) }).execute();
 
@@ -329,6 +383,7 @@ describe("deletion", () => {
     const before = await (await client.get("/retention/requests")).text();
     expect(before).toContain("Jobs already in production or mailed when the deletion falls due cannot be stopped");
     expect(before).toContain("1 job in production or mailed");
+    expect(before).toContain("Incident reports made from the practice are security records and are kept too");
     const r = (await requestsOf(admin.practiceId)).find((x) => x.status === "scheduled")!;
     const sharedOldSession = await clientAs(t, { ...shared, practiceId: admin.practiceId });
     expect((await sharedOldSession.get("/retention/requests")).status).toBe(200);
@@ -345,7 +400,7 @@ describe("deletion", () => {
     expect(first.counts).toMatchObject({ deletions_started: 1, jobs_purged: 1, deletions_waiting: 1, deletions_completed: 0 });
     const processing = (await requestsOf(admin.practiceId)).find((x) => x.id === r.id)!;
     expect(processing.status).toBe("processing");
-    expect(processing.counts).toMatchObject({ jobs_cancelled: 1, jobs_waited_for: 1, templates_deleted: 1, users_anonymised: 2, users_kept: 1, memberships_ended: 3, invitations_revoked: 1, jobs_purged: 1, letters_erased: 1 });
+    expect(processing.counts).toMatchObject({ jobs_cancelled: 1, jobs_waited_for: 1, templates_deleted: 1, letterheads_cleared: 1, users_anonymised: 2, users_kept: 1, memberships_ended: 3, invitations_revoked: 1, jobs_purged: 1, letters_erased: 1 });
     const draftAfter = await t.ownerDb.selectFrom("jobs").selectAll().where("id", "=", draft.id).executeTakeFirstOrThrow();
     expect(draftAfter).toMatchObject({ status: "cancelled", letter_body_enc: null });
     expect(draftAfter.purged_at).not.toBeNull();
@@ -362,6 +417,17 @@ describe("deletion", () => {
       const u = await t.ownerDb.selectFrom("users").selectAll().where("id", "=", m.userId).executeTakeFirstOrThrow();
       expect(u).toMatchObject({ full_name: "Deleted user", email: `deleted-${m.userId}@deleted.invalid`, password_hash: null, totp_secret: null, status: "deactivated" });
     }
+    const { rows: [cleared] } = await sql<Record<string, unknown>>`SELECT * FROM practice_letterheads WHERE practice_id = ${admin.practiceId}::uuid`.execute(t.ownerDb);
+    expect(cleared).toMatchObject({ return_name: null, return_line1: null, signer_name: null, signer_title: null, logo_blob: null, logo_sha256: null });
+    const { rows: reports } = await sql<{ id: string; reporter_name: string; reporter_email: string; description_enc: string }>`
+      SELECT id, reporter_name, reporter_email, description_enc FROM incident_reports WHERE practice_id = ${admin.practiceId}::uuid`.execute(t.ownerDb);
+    expect(new Map(reports.map((r) => [r.id, [r.reporter_name, r.reporter_email]]))).toEqual(new Map([
+      [adminReport, ["Deleted user", `deleted-${admin.userId}@deleted.invalid`]], [sharedReport, ["Test Person", `${shared.userId}@people.example`]],
+    ]));
+    const prefs = await t.ownerDb.selectFrom("email_preferences").select("user_id").where("user_id", "in", [admin.userId, alone.userId, shared.userId]).execute();
+    expect(prefs.map((p) => p.user_id)).toEqual([shared.userId]);
+    const reenrolments = await t.ownerDb.selectFrom("totp_reenrolments").select("user_id").where("user_id", "in", [alone.userId, shared.userId]).execute();
+    expect(reenrolments.map((p) => p.user_id)).toEqual([shared.userId]);
     const kept = await t.ownerDb.selectFrom("users").selectAll().where("id", "=", shared.userId).executeTakeFirstOrThrow();
     expect(kept).toMatchObject({ full_name: "Test Person", email: `${shared.userId}@people.example`, status: "active" });
     expect(await t.ownerDb.selectFrom("sessions").select("id").where("user_id", "=", admin.userId).where("revoked_at", "is", null).execute()).toHaveLength(0);
@@ -393,11 +459,11 @@ describe("deletion", () => {
     await t.ownerDb.updateTable("jobs").set({ status: "completed", mailed_on: "2030-01-02", mailed_pieces: 2, completed_at: new Date() }).where("id", "=", printing.id).execute();
     const last = await sweepDataRequests({ db: t.db, blob: t.blob }, { now: new Date(due.getTime() + 7_200_000), batchSize: 10 });
     expect(last.counts).toMatchObject({ jobs_purged: 1, deletions_waiting: 0, deletions_completed: 1 });
-    for (const name of [...printingFiles, logo]) expect(await t.blob.inspect(name)).toBeNull();
+    for (const name of [...printingFiles, logo, saved.logo]) expect(await t.blob.inspect(name)).toBeNull();
     expect((await t.ownerDb.selectFrom("jobs").select("purged_at").where("id", "=", printing.id).executeTakeFirstOrThrow()).purged_at).not.toBeNull();
     const done = (await requestsOf(admin.practiceId)).find((x) => x.id === r.id)!;
     expect(done.status).toBe("completed");
-    expect(done.counts).toMatchObject({ jobs_cancelled: 1, jobs_waited_for: 1, jobs_purged: 2, other_blobs_deleted: 1, users_anonymised: 2, users_kept: 1 });
+    expect(done.counts).toMatchObject({ jobs_cancelled: 1, jobs_waited_for: 1, jobs_purged: 2, other_blobs_deleted: 2, users_anonymised: 2, users_kept: 1 });
     // Each purged job has its certificate of destruction.
     expect(await t.ownerDb.selectFrom("destruction_certificates").select("job_id").where("practice_id", "=", admin.practiceId).execute()).toHaveLength(2);
 

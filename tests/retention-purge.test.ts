@@ -2,22 +2,24 @@
 // system and job data purged from a fixed cutoff (exactly at the retention period, not a millisecond
 // before), in batches, once; every blob of the job really gone from Azurite, the letter erased, the
 // row kept PHI-free; a certificate of destruction per job (its PDF lists the hashes and the
-// reference) behind a signed, audited link for admins and auditors; nothing here for anyone to POST.
+// reference, rendered from its manifest) behind a signed, audited link for admins and auditors; nothing here for anyone to POST.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "kysely";
 import { sha256Hex } from "../src/platform/crypto.ts";
 import type { DestroyedItem } from "../src/platform/schema.ts";
 import { createJob } from "../src/jobs/service.ts";
 import { certificatePdf } from "../src/retention/certificate-pdf.ts";
-import { certificatePath } from "../src/retention/certificates.ts";
+import { certificatePath, renderCertificate } from "../src/retention/certificates.ts";
+import { canonicalJson, openManifest } from "../src/retention/manifest.ts";
 import { ABANDONED_REASON, sweepAbandonedDrafts } from "../src/retention/abandoned-drafts.ts";
 import { PURGED_FILE_NAME, sweepJobPurge } from "../src/retention/job-purge.ts";
 import { verifyAuditChains } from "../src/audit/verify.ts";
 import { seedEndedJobs } from "../scripts/bench/purge.ts";
-import { createTestApp, TEST_ORIGIN, type TestApp, testEnv } from "./support/app.ts";
+import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
 import { makeSignedPractice } from "./support/baa.ts";
 import { actorOf, givePrintFile, jobReadyToSubmit, recipientsCsv } from "./support/jobs.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
+import { runSweep, sweepEnv } from "./support/sweeps.ts";
 
 const DAY = 86_400_000;
 const CUTOFF = new Date("2030-03-01T12:00:00.000Z");
@@ -103,22 +105,40 @@ describe("abandoned drafts and job purge", () => {
     expect(swept[0]!.details.cutoff).toBe(CUTOFF.toISOString());
     expect((await events("job.data.purged")).map((e) => e.target_id).sort()).toEqual([due.job.reference, dueCancelled.job.reference, idle.reference].sort());
 
-    // The certificate: stored PDF with its SHA-256; the same facts rendered uncompressed show hashes and reference.
+    // The certificate: an unchangeable manifest row naming every blob (kind, name, size, SHA-256),
+    // the sweep run and the cutoff; its SHA-256 matches the text and is in the job's audit event.
+    // No PDF is made or stored by the sweep.
     const cert = await t.ownerDb.selectFrom("destruction_certificates").selectAll().where("job_id", "=", due.job.id).executeTakeFirstOrThrow();
     expect(cert.blobs).toBe(4);
     expect(cert.items.map((i: DestroyedItem) => i.kind).sort()).toEqual(["print_file", "proof", "recipients_csv", "unrecorded"]);
     expect(cert.items.find((i: DestroyedItem) => i.kind === "recipients_csv")!.sha256).toBe(due.csvSha);
-    const stored: Uint8Array[] = [];
-    for await (const chunk of await t.blob.readStream(cert.pdf_blob)) stored.push(chunk);
-    expect(sha256Hex(Buffer.concat(stored))).toBe(cert.pdf_sha256);
-    const plain = (await certificatePdf({
-      verificationId: cert.verification_id, certificateId: cert.id, practiceId: cert.practice_id, practiceName: "Purge Practice", jobReference: cert.job_reference,
-      jobStatus: "completed", endedAt: daysBefore(30), purgedAt: cert.purged_at, cutoff: CUTOFF, items: cert.items, letterErased: cert.letter_erased, sweep: "job-purge",
-    }, { compress: false })).toString("latin1");
+    expect(cert).toMatchObject({ pdf_blob: null, pdf_sha256: null, pdf_bytes: null });
+    expect(sha256Hex(cert.manifest!)).toBe(cert.manifest_sha256!);
+    const manifest = JSON.parse(cert.manifest!);
+    expect(cert.manifest).toBe(canonicalJson(manifest));
+    const runRow = await t.ownerDb.selectFrom("sweep_runs").select("id").where("name", "=", "job-purge").where("cutoff", "=", CUTOFF).where("dry_run", "=", false).orderBy("started_at").executeTakeFirstOrThrow();
+    expect(cert.sweep_run_id).toBe(runRow.id);
+    expect(manifest).toMatchObject({
+      certificate_id: cert.id, verification_id: cert.verification_id, job: { id: due.job.id, reference: due.job.reference, status: "completed" },
+      sweep: { name: "job-purge", run_id: runRow.id, cutoff: CUTOFF.toISOString() }, purged_at: cert.purged_at.toISOString(), blobs: 4,
+    });
+    const everyBlob = (await t.blob.list(`practices/${admin.practiceId}/certificates/`)).filter((b) => b.name.includes(cert.id));
+    expect(everyBlob).toEqual([]);
+    // The three recorded blobs by name, plus the unrecorded one found by the listing; all were in storage.
+    expect(manifest.items.filter((i: { kind: string }) => i.kind !== "unrecorded").map((i: { name: string }) => i.name).sort()).toEqual([...due.blobs].sort());
+    expect(manifest.items.every((i: { in_storage: boolean }) => i.in_storage)).toBe(true);
+    const purgedEvent = (await events("job.data.purged")).find((e) => e.target_id === due.job.reference)!;
+    expect(purgedEvent.details).toMatchObject({ blobs: 4, manifest_sha256: cert.manifest_sha256, verification_id: cert.verification_id });
+    expect(await sql`UPDATE destruction_certificates SET manifest = manifest || ' ' WHERE id = ${cert.id}`.execute(t.ownerDb).catch((e) => e)).toBeInstanceOf(Error);
+    // The PDF, rendered from the manifest, is the same bytes every time and shows hashes, names and the reference.
+    const pdf = await renderCertificate({ manifest: cert.manifest, manifest_sha256: cert.manifest_sha256 });
+    expect(sha256Hex(await renderCertificate({ manifest: cert.manifest, manifest_sha256: cert.manifest_sha256 }))).toBe(sha256Hex(pdf));
+    const plain = (await certificatePdf(openManifest(cert.manifest!, cert.manifest_sha256!), cert.manifest_sha256!, { compress: false })).toString("latin1");
     // pdfkit writes text as hex strings; Courier (the hashes, ids, reference) has no kerning to split them.
     const hex = (text: string) => Buffer.from(text, "latin1").toString("hex");
-    for (const text of [cert.job_reference, cert.verification_id, `SHA-256: ${due.csvSha}`, `SHA-256: ${"c".repeat(64)}`, `SHA-256: ${"b".repeat(64)}`]) expect(plain).toContain(hex(text));
+    for (const text of [cert.job_reference, cert.verification_id, cert.manifest_sha256!, `SHA-256: ${due.csvSha}`, `SHA-256: ${"c".repeat(64)}`, `SHA-256: ${"b".repeat(64)}`, due.blobs[0]!.split("/").pop()!]) expect(plain).toContain(hex(text));
     expect(plain).not.toContain(hex("list.csv"));
+    expect(() => openManifest(`${cert.manifest} `, cert.manifest_sha256!)).toThrow();
 
     // Idempotent.
     const again = await sweepJobPurge({ db: t.db, blob: t.blob, days: 30 }, { now: CUTOFF, batchSize: 1 });
@@ -143,14 +163,14 @@ describe("abandoned drafts and job purge", () => {
     expect(html.indexOf("job-purge")).toBeLessThan(html.indexOf("abandoned-drafts")); // latest first
     expect((await get(staff, "/retention")).status).toBe(403);
 
-    // Links: admin and auditor are redirected to a seconds-long read SAS; refusals are audited.
+    // Links: admin and auditor get the PDF rendered from the manifest (no PHI in it), not cached; refusals are audited.
     for (const who of [admin, auditor]) {
       const res = await get(who, certificatePath(t.config, { userId: who.userId, practiceId: admin.practiceId }, cert.id));
-      expect(res.status).toBe(303);
-      const sas = new URL(res.headers.get("location")!);
-      expect(sas.pathname).toEndWith(cert.pdf_blob);
-      expect(new Date(sas.searchParams.get("se")!).getTime() - Date.now()).toBeLessThanOrEqual(61_000);
-      expect(sha256Hex(new Uint8Array(await (await fetch(sas)).arrayBuffer()))).toBe(cert.pdf_sha256);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("application/pdf");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(res.headers.get("content-disposition")).toContain(`${cert.job_reference}-destruction-${cert.verification_id}.pdf`);
+      expect(sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(sha256Hex(pdf));
     }
     const adminLink = certificatePath(t.config, { userId: admin.userId, practiceId: admin.practiceId }, cert.id);
     expect((await get(auditor, adminLink)).status).toBe(403);                    // someone else's link
@@ -179,17 +199,10 @@ describe("bun run sweep --only job-purge, as a process", () => {
     practice = await makeSignedPractice(t, "Clock Practice");
     // Jobs of the tests above that a later clock would find due are purged first: the lines printed below count this practice's only.
     await sweepJobPurge({ db: t.db, blob: t.blob, days: 30 }, { now: new Date("2031-01-01T00:00:00Z"), batchSize: 50 });
-    env = { PATH: process.env.PATH ?? "", ...testEnv({ DATABASE_URL: t.database.appUrl, AZURE_STORAGE_CONTAINER: t.config.blob.container, RETENTION_BATCH_SIZE: "4" }) } as Record<string, string>;
+    env = sweepEnv(t, { RETENTION_BATCH_SIZE: "4" });
   }, 60_000);
 
-  const spawnSweep = (now: Date) => Bun.spawn([process.execPath, "scripts/sweep.ts", "--only", "job-purge", "--now", now.toISOString()], {
-    cwd: `${import.meta.dir}/..`, env, stdout: "pipe", stderr: "pipe",
-  });
-  async function sweep(now: Date) {
-    const proc = spawnSweep(now);
-    const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    return { code, stdout: stdout.trim(), stderr };
-  }
+  const sweep = (now: Date) => runSweep(env, now);
   const inPractice = (action: string) => t.ownerDb.selectFrom("audit_events").selectAll().where("practice_id", "=", practice.practiceId)
     .where("action", "=", action).orderBy("chain_seq").execute();
 

@@ -141,7 +141,7 @@ describe("expired-credentials", () => {
 
   const hash = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 
-  test("expired or ended sessions, tokens and unaccepted invitations are deleted in batches, once; live ones stay", async () => {
+  test("expired or ended sessions, tokens, unaccepted invitations and TOTP re-enrolments are deleted in batches, once; live ones stay", async () => {
     const admin = await makePerson(t);
     const u = admin.userId;
     const session = (expires: Date, revoked: Date | null = null) =>
@@ -161,10 +161,24 @@ describe("expired-credentials", () => {
       email_tokens: [await token(at(-1)), await token(at(-3_600_000), at(-1))],
       invitations: [await invitation(at(-1)), await invitation(at(86_400_000), { accepted_at: at(90_000_000), accepted_by: u })],
     };
-    const exists = async (table: string, id: string) => (await t.ownerDb.selectFrom(table).select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
+    // An authenticator change started and never finished: its encrypted secret waits in
+    // totp_reenrolments (one row per user) until it expires; then the sweep deletes it.
+    const reenrolment = async (expires: Date) => {
+      const { userId } = await makePerson(t);
+      await t.ownerDb.insertInto("totp_reenrolments").values({ user_id: userId, secret: "v1.k1.iv.aad.ct", expires_at: expires }).execute();
+      return { id: userId };
+    };
+    const goneReenrolments = [await reenrolment(at(1)), await reenrolment(at(0)), await reenrolment(at(86_400_000))];
+    const keptReenrolments = [await reenrolment(at(-1))];
+    const exists = async (table: string, id: string) => {
+      const key = table === "totp_reenrolments" ? "user_id" : "id";
+      return (await t.ownerDb.selectFrom(table).select(key).where(key, "=", id).executeTakeFirst()) !== undefined;
+    };
+    Object.assign(gone, { totp_reenrolments: goneReenrolments });
+    Object.assign(kept, { totp_reenrolments: keptReenrolments });
 
     const dry = await sweepExpiredCredentials(t, { now: CUTOFF, dryRun: true, batchSize: 2 });
-    expect(dry.counts).toEqual({ sessions: 4, email_tokens: 3, invitations: 2 });
+    expect(dry.counts).toEqual({ sessions: 4, email_tokens: 3, invitations: 2, totp_reenrolments: 3 });
     for (const [table, rows] of Object.entries(gone)) for (const r of rows) expect(await exists(table, r.id)).toBe(true);
 
     const run = await sweepExpiredCredentials(t, { now: CUTOFF, batchSize: 2 });
@@ -172,15 +186,15 @@ describe("expired-credentials", () => {
     for (const [table, rows] of Object.entries(gone)) for (const r of rows) expect(await exists(table, r.id)).toBe(false);
     for (const [table, rows] of Object.entries(kept)) for (const r of rows) expect(await exists(table, r.id)).toBe(true);
 
-    // Batches of 2: sessions 2 + 2, tokens 2 + 1, invitations 2; platform chain, system actor.
+    // Batches of 2: sessions 2 + 2, tokens 2 + 1, invitations 2, re-enrolments 2 + 1; platform chain, system actor.
     const events = await sweptEvents(t, "expired-credentials", null);
     expect(events.map((e) => { const { sweep: _s, cutoff: _c, ...counts } = e.details; return counts; }))
-      .toEqual([{ sessions: 2 }, { sessions: 2 }, { email_tokens: 2 }, { email_tokens: 1 }, { invitations: 2 }]);
+      .toEqual([{ sessions: 2 }, { sessions: 2 }, { email_tokens: 2 }, { email_tokens: 1 }, { invitations: 2 }, { totp_reenrolments: 2 }, { totp_reenrolments: 1 }]);
     expect(events[0]).toMatchObject({ actor_type: "system", actor_id: "system:expired-credentials" });
 
     const again = await sweepExpiredCredentials(t, { now: CUTOFF, batchSize: 2 });
-    expect(again.counts).toEqual({ sessions: 0, email_tokens: 0, invitations: 0 });
-    expect(await sweptEvents(t, "expired-credentials", null)).toHaveLength(5);
+    expect(again.counts).toEqual({ sessions: 0, email_tokens: 0, invitations: 0, totp_reenrolments: 0 });
+    expect(await sweptEvents(t, "expired-credentials", null)).toHaveLength(7);
     expect((await sweepRuns(t, "expired-credentials")).map((r) => [r.dry_run, r.counts])).toEqual([
       [true, dry.counts], [false, dry.counts], [false, again.counts],
     ]);
@@ -188,6 +202,10 @@ describe("expired-credentials", () => {
 
   test("the app role cannot delete these rows itself: only through the sweep's function", async () => {
     await expect(sql`DELETE FROM email_tokens`.execute(t.db)).rejects.toThrow(/permission denied/);
+    // The app role may delete its own user's re-enrolment (RLS), but sees nobody else's: only the function sweeps them.
+    const other = await makePerson(t);
+    await t.ownerDb.insertInto("totp_reenrolments").values({ user_id: other.userId, secret: "v1.k1.iv.aad.ct", expires_at: at(1) }).execute();
+    expect(Number((await sql`DELETE FROM totp_reenrolments`.execute(t.db)).numAffectedRows ?? 0)).toBe(0);
     await expect(sql`SELECT retention_delete_expired_credentials('users', now(), 10)`.execute(t.db)).rejects.toThrow(/unknown kind/);
   });
 });
@@ -296,13 +314,13 @@ describe("commands", () => {
     expect(dry.code).toBe(0);
     const lines = dry.stdout.trim().split("\n");
     expect(lines).toContain(`pending-uploads: would sweep practices=0, files=0 (dry run, cutoff ${CUTOFF.toISOString()})`);
-    expect(lines).toContain(`expired-credentials: would sweep sessions=0, email_tokens=1, invitations=0 (dry run, cutoff ${CUTOFF.toISOString()})`);
+    expect(lines).toContain(`expired-credentials: would sweep sessions=0, email_tokens=1, invitations=0, totp_reenrolments=0 (dry run, cutoff ${CUTOFF.toISOString()})`);
     expect(lines).toContain(`audit-partitions: would sweep partitions=0, events=0 (dry run, cutoff ${CUTOFF.toISOString()})`);
     expect(await t.ownerDb.selectFrom("email_tokens").select("id").where("token_hash", "=", "e".repeat(64)).executeTakeFirst()).toBeDefined();
 
     const real = await sweep(["--only", "expired-credentials", "--now", CUTOFF.toISOString()]);
     expect(real.code).toBe(0);
-    expect(real.stdout.trim()).toBe(`expired-credentials: swept sessions=0, email_tokens=1, invitations=0 (cutoff ${CUTOFF.toISOString()})`);
+    expect(real.stdout.trim()).toBe(`expired-credentials: swept sessions=0, email_tokens=1, invitations=0, totp_reenrolments=0 (cutoff ${CUTOFF.toISOString()})`);
     expect(await t.ownerDb.selectFrom("email_tokens").select("id").where("token_hash", "=", "e".repeat(64)).executeTakeFirst()).toBeUndefined();
   }, 30_000);
 

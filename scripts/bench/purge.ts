@@ -1,6 +1,6 @@
 // `bun run bench purge [--jobs=N]`: issue 8's "purge 10,000 completed jobs with 3 blobs each beside a
 // raw Blob batch delete of the same number of blobs in the same run; target ≥ 0.7×". The real
-// job-purge sweep (src/retention/job-purge.ts: bounded batches, a certificate of destruction and an
+// job-purge sweep (src/retention/job-purge.ts: bounded batches, a certificate manifest and an
 // audit event per job, one retention.swept per batch) runs as the app role against in-memory Azurite
 // on loopback; the baseline deletes as many plain blobs through BlobBatchClient alone, 256 per
 // request with the same number of requests in flight as the sweep. On a shared machine the load
@@ -152,7 +152,7 @@ export async function benchPurge(_stack: BenchStack): Promise<string[]> {
     return [
       `purge: ${jobs.toLocaleString("en-US")} completed jobs × 3 blobs in Azurite (in memory, loopback), ${ROUNDS} alternating rounds, batch size ${t.config.retention.batchSize}; seeding took ${(seedMs / 1000).toFixed(0)} s (not timed)`,
       `  raw Blob batch delete (BlobBatchClient, 256/request, ${IN_FLIGHT} in flight)  ${fmt(rawBlobs)} blobs in ${(rawMs / 1000).toFixed(1)} s = ${fmt(rawRate)} blobs/s  ← baseline`,
-      `  job-purge sweep (+ certificate PDF, audit event per job, per-batch event)  ${fmt(sweepBlobs)} blobs in ${(sweepMs / 1000).toFixed(1)} s = ${fmt(sweepRate)} blobs/s`,
+      `  job-purge sweep (+ listing per practice, certificate manifest and audit event per job, per-batch event)  ${fmt(sweepBlobs)} blobs in ${(sweepMs / 1000).toFixed(1)} s = ${fmt(sweepRate)} blobs/s`,
       `  ratio ${ratio.toFixed(2)}×   target ≥ ${TARGET}×   ${ratio >= TARGET ? "MET" : "MISSED"}`,
     ];
   } finally {

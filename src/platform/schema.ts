@@ -376,8 +376,12 @@ export interface PlatformOperatorsTable {
   created_at: Timestamp;
 }
 
-/** What a purge deleted, one entry per blob: its kind (never its name), size and SHA-256 when recorded. */
-export type DestroyedItem = { kind: string; bytes: number | null; sha256: string | null };
+/**
+ * What a purge deleted, one entry per blob: its kind, size and SHA-256 when recorded; since the
+ * manifests (202611232550) also its server-chosen name (ids only, no PHI) and whether storage still
+ * held it (false: an interrupted earlier run had deleted it before its transaction was lost).
+ */
+export type DestroyedItem = { kind: string; bytes: number | null; sha256: string | null; name?: string; in_storage?: boolean };
 
 export interface DestructionCertificatesTable {
   id: string;
@@ -390,9 +394,14 @@ export interface DestructionCertificatesTable {
   bytes: ColumnType<string, number | string, never>;
   letter_erased: boolean;
   purged_at: Timestamp;
-  pdf_blob: string;
-  pdf_sha256: string;
-  pdf_bytes: number;
+  /** Certificates stored as PDFs before 202611232550; null for manifests (rendered on download). */
+  pdf_blob: string | null;
+  pdf_sha256: string | null;
+  pdf_bytes: number | null;
+  /** The canonical manifest (JSON text) and its SHA-256, recorded in the job.data.purged event. */
+  manifest: string | null;
+  manifest_sha256: string | null;
+  sweep_run_id: string | null;
   created_at: Generated<Date>;
 }
 

@@ -1,23 +1,10 @@
 // The certificate of destruction of one purged job, as PDF (pdfkit, in memory: no file touches the
-// disk). It holds no PHI: the practice, the job reference, when, and each deleted blob by kind (never
-// its name) with its size and SHA-256, plus the verification id that finds the record.
+// disk), rendered from the job's manifest (manifest.ts) when someone downloads it: the same manifest
+// gives the same bytes (fixed dates, pdfkit's file id derived from them). It holds no PHI: the
+// practice, the job reference, when, and each deleted blob by kind, server-chosen name, size and
+// SHA-256, plus the verification id that finds the record and the manifest's SHA-256 that proves it.
 import PDFDocument from "pdfkit";
-import type { DestroyedItem } from "../platform/schema.ts";
-
-export type CertificateFacts = {
-  verificationId: string;
-  certificateId: string;
-  practiceId: string;
-  practiceName: string;
-  jobReference: string;
-  jobStatus: string;
-  endedAt: Date | null;
-  purgedAt: Date;
-  cutoff: Date;
-  items: DestroyedItem[];
-  letterErased: boolean;
-  sweep: string;
-};
+import type { CertificateManifest } from "./manifest.ts";
 
 const MARGIN = 64;
 
@@ -35,10 +22,11 @@ export const KIND_LABELS: Record<string, string> = {
   unrecorded: "Other blob of the job (no database record)",
 };
 
-export function certificatePdf(f: CertificateFacts, options: { compress?: boolean } = {}): Promise<Buffer> {
+export function certificatePdf(m: CertificateManifest, manifestSha256: string, options: { compress?: boolean } = {}): Promise<Buffer> {
+  const purgedAt = new Date(m.purged_at);
   const doc = new PDFDocument({
     size: "LETTER", margin: MARGIN, compress: options.compress ?? true,
-    info: { Title: `Certificate of destruction ${f.verificationId}`, Author: "PatientLetterHub", Creator: "PatientLetterHub", CreationDate: f.purgedAt, ModDate: f.purgedAt },
+    info: { Title: `Certificate of destruction ${m.verification_id}`, Author: "PatientLetterHub", Creator: "PatientLetterHub", CreationDate: purgedAt, ModDate: purgedAt },
   });
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -54,29 +42,31 @@ export function certificatePdf(f: CertificateFacts, options: { compress?: boolea
   doc.font("Helvetica-Bold").fontSize(18).text("Certificate of destruction", { align: "center" });
   doc.moveDown(0.3);
   doc.font("Helvetica").fontSize(9).fillColor("#444444")
-    .text("PatientLetterHub deleted the data of this mailing job under its retention policy. This certificate lists what was deleted, by kind, size and SHA-256; it contains no patient information.", { align: "center" });
+    .text("PatientLetterHub deleted the data of this mailing job under its retention policy. This certificate lists what was deleted, by kind, name, size and SHA-256; it contains no patient information.", { align: "center" });
   doc.fillColor("#000000").moveDown(1);
-  field("Verification id", f.verificationId, true);
-  field("Certificate record id", f.certificateId, true);
-  field("Practice", `${f.practiceName}; practice id ${f.practiceId}`);
-  field("Job reference", f.jobReference, true);
-  field("Job ended", `${f.jobStatus}${f.endedAt ? ` at ${f.endedAt.toISOString()} (UTC)` : ""}`);
-  field("Deleted at (UTC)", f.purgedAt.toISOString(), true);
-  field("Retention sweep", `${f.sweep}, cutoff ${f.cutoff.toISOString()} (UTC)`);
-  field("Letter text", f.letterErased ? "The job's encrypted letter text was erased from the database." : "The job had no saved letter text.");
-  const total = f.items.reduce((n, i) => n + (i.bytes ?? 0), 0);
-  field("Files deleted from blob storage", `${f.items.length} file(s), ${total} bytes in all`);
+  field("Verification id", m.verification_id, true);
+  field("Certificate record id", m.certificate_id, true);
+  field("Practice", `${m.practice.name}; practice id ${m.practice.id}`);
+  field("Job reference", m.job.reference, true);
+  field("Job ended", `${m.job.status}${m.job.ended_at ? ` at ${m.job.ended_at} (UTC)` : ""}`);
+  field("Deleted at (UTC)", m.purged_at, true);
+  field("Retention sweep", `${m.sweep.name}, cutoff ${m.sweep.cutoff} (UTC), run ${m.sweep.run_id}`);
+  field("Letter text", m.letter_erased ? "The job's encrypted letter text was erased from the database." : "The job had no saved letter text.");
+  field("Files deleted from blob storage", `${m.blobs} file(s), ${m.bytes} bytes in all`);
   doc.moveDown(0.3);
-  f.items.forEach((item, n) => {
+  m.items.forEach((item, n) => {
     doc.font("Helvetica-Bold").fontSize(9).text(latin1(`${n + 1}. ${KIND_LABELS[item.kind] ?? item.kind}`));
     doc.font("Courier").fontSize(8.5)
+      .text(latin1(`blob: ${item.name}`), { indent: 12 })
       .text(`size: ${item.bytes === null ? "not recorded" : `${item.bytes} bytes`}`, { indent: 12 })
       .text(`SHA-256: ${item.sha256 ?? "not recorded"}`, { indent: 12 });
+    if (!item.in_storage) doc.text("already gone from storage when this purge ran (deleted by an interrupted earlier run)", { indent: 12 });
     doc.moveDown(0.25);
   });
   doc.moveDown(0.8);
+  field("SHA-256 of the manifest this certificate shows", manifestSha256, true);
   doc.font("Helvetica-Oblique").fontSize(9)
-    .text("The job's record (reference, dates, status) and its audit trail are kept, free of patient information, as the law requires. The SHA-256 of this PDF is recorded with the certificate.");
+    .text("The job's record (reference, dates, status) and its audit trail are kept, free of patient information, as the law requires. The manifest is kept unchangeable with the certificate record; its SHA-256 is also in the job's job.data.purged audit event, in the practice's hash chain.");
   doc.end();
   return done;
 }

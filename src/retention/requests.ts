@@ -10,15 +10,16 @@
 //   ends it as `failed`, audited; an admin may then ask for it again (retryExport).
 // - a deletion: typed confirmation (the practice's legal name), due 30 days later, withdrawable until
 //   then. When due, the sweep closes the practice in one transaction: jobs not yet in production are
-//   cancelled through the lifecycle, templates deleted, members who belong to no other practice
-//   anonymised, every membership and open invitation ended (kept members no longer see or reach
+//   cancelled through the lifecycle, templates deleted, the letterhead cleared, members who belong to
+//   no other practice anonymised (their email preferences and pending TOTP re-enrolment deleted, their
+//   name and email on incident reports replaced: the reports are security records and stay), every membership and open invitation ended (kept members no longer see or reach
 //   it), exports ended, sessions ended, the practice suspended; the request becomes `processing`.
 //   Then, in bounded batches, every ended job's data is purged as the job-purge sweep does (blobs,
 //   letters, a certificate of destruction per job). Jobs already in production or mailed cannot be
 //   stopped: the print shop finishes them, and each is purged once completed (the hourly sweep).
 //   When no job is left, whatever else the practice has in storage (logo, export ZIPs) is deleted,
-//   the final certificate (PDF) stored and the request `completed`. The audit trail, the BAA record
-//   and the certificates stay, as the law requires.
+//   the final certificate (PDF) stored and the request `completed`. The audit trail, the BAA record,
+//   the certificates and the incident reports stay, as the law requires.
 // Every step is audited in the practice's chain.
 import PDFDocument from "pdfkit";
 import { sql } from "kysely";
@@ -29,17 +30,20 @@ import { recordAudit } from "../audit/record.ts";
 import { can, type Permission } from "../auth/permissions.ts";
 import { findActiveMembership } from "../auth/repo.ts";
 import type { BlobStore } from "../platform/blob.ts";
-import { sha256Hex, signLink, verifyLink } from "../platform/crypto.ts";
+import { decryptField, sha256Hex, signLink, verifyLink } from "../platform/crypto.ts";
 import { type Db, type Tx, withContext, withTenant } from "../platform/db.ts";
 import type { Logger } from "../platform/log.ts";
-import type { Mailer, MailMessage } from "../platform/mail.ts";
+import type { Mailer, ServiceMail } from "../platform/mail.ts";
 import type { WorkSender } from "../platform/queue.ts";
 import type { DataRequestsTable, Role } from "../platform/schema.ts";
 import type { Selectable } from "kysely";
 import { zipWriter } from "../platform/zip.ts";
+import { findLetterhead } from "../practices/repo.ts";
+import type { IncidentRow } from "../support/repo.ts";
+import { incidentContext } from "../support/service.ts";
 import { moveJobAs } from "../jobs/service.ts";
 import { isCancellable, JOB_STATUSES } from "../jobs/lifecycle.ts";
-import { purgeJobs } from "./job-purge.ts";
+import { listJobBlobs, purgeJobs } from "./job-purge.ts";
 import { recordedSweep, type SweepOptions, type SweepResult } from "./runs.ts";
 
 export const BUILD_DATA_EXPORT = "build-data-export";
@@ -182,7 +186,12 @@ export async function buildDataExport(deps: ExportDeps, data: { requestId: strin
         certificates = await sql<Record<string, unknown>>`SELECT * FROM destruction_certificates WHERE practice_id = ${data.practiceId}::uuid`.execute(tx)
           .then((r) => r.rows).catch(() => null);
       }
-      return { practice, members, jobs, signatures, certificates };
+      // The practice's letterhead (return address, signer, logo) and its own incident reports: their
+      // descriptions are decrypted, since the reports belong to the practice (the ZIP is private).
+      const letterhead = (await findLetterhead(tx, data.practiceId)) ?? null;
+      const incidents = (await sql<IncidentRow>`SELECT * FROM incident_reports WHERE practice_id = ${data.practiceId}::uuid ORDER BY reported_at`.execute(tx)).rows
+        .map(({ description_enc, key_id: _key, ...r }) => ({ ...r, description: decryptField(deps.config.keys.encryption, description_enc, incidentContext(r.id)) }));
+      return { practice, members, jobs, signatures, certificates, letterhead, incidents };
     });
     const { stream, done } = blob.writeStream(blobName, "application/zip");
     const hash = new Bun.CryptoHasher("sha256");
@@ -199,7 +208,9 @@ export async function buildDataExport(deps: ExportDeps, data: { requestId: strin
       "practice.json: the practice profile. members.json: members (names, emails, roles, dates).",
       "jobs.json: mailing job metadata (no letters, no recipients). audit-log.csv: the practice's audit trail.",
       "baa/signatures.json and baa/*.pdf: BAA signature records and executed agreements.",
-      "destruction-certificates.json: certificates of destruction of purged job data (when there are any).",
+      "letterhead.json and letterhead/logo.*: the practice's letterhead (return address, signer, logo), when one was saved.",
+      "incident-reports.json: security and privacy incidents reported from the practice, descriptions included.",
+      "destruction-certificates.json: certificates of destruction of purged job data (each with its manifest: every file deleted, its size and SHA-256).",
       "",
     ].join("\n"));
     await zip.add("practice.json", json({
@@ -213,6 +224,12 @@ export async function buildDataExport(deps: ExportDeps, data: { requestId: strin
     await zip.add("audit-log.csv", iterate(auditCsvStream(db, { practiceId: data.practiceId, userId: req.requested_by, timeZone: "UTC" }, {})));
     await zip.add("baa/signatures.json", json(parts.signatures));
     for (const s of parts.signatures) await zip.add(`baa/${s.verification_id}.pdf`, await blob.readStream(s.pdf_blob));
+    if (parts.letterhead) {
+      await zip.add("letterhead.json", json(parts.letterhead));
+      const logo = parts.letterhead.logo_blob;
+      if (logo) await zip.add(`letterhead/logo.${parts.letterhead.logo_content_type === "image/png" ? "png" : "jpg"}`, await blob.readStream(logo));
+    }
+    await zip.add("incident-reports.json", json(parts.incidents));
     if (parts.certificates) await zip.add("destruction-certificates.json", json(parts.certificates));
     const bytes = await zip.finish();
     stream.end();
@@ -276,8 +293,10 @@ export async function retryExport(deps: { db: Db; queue?: WorkSender }, actor: R
   });
 }
 
-export function exportReadyEmail(to: string, input: { practiceName: string; days: number; link: string }): MailMessage {
+/** A service email (sent whatever the admin's email preferences): it answers the admin's own request. */
+export function exportReadyEmail(to: string, input: { practiceName: string; days: number; link: string }): ServiceMail {
   return {
+    category: "service",
     to,
     subject: "Your data export is ready",
     text: [
@@ -447,6 +466,13 @@ async function closePractice(deps: { db: Db; blob: BlobStore }, id: string, prac
     }
     const waiting = await tx.selectFrom("jobs").select("id").where("status", "in", ["in_production", "mailed"]).execute();
     const templates = await tx.deleteFrom("letter_templates").where("practice_id", "=", practiceId).returning("id").execute();
+    // The letterhead: its return address, signer and logo record cleared (the app role may not delete
+    // the row); the logo blob goes with the rest of the practice's storage when the deletion completes.
+    const letterheads = await sql`
+      UPDATE practice_letterheads SET return_name = NULL, return_line1 = NULL, return_line2 = NULL, return_city = NULL, return_state = NULL,
+             return_zip = NULL, signer_name = NULL, signer_title = NULL, logo_blob = NULL, logo_sha256 = NULL, logo_bytes = NULL,
+             logo_content_type = NULL, updated_at = now()
+       WHERE practice_id = ${practiceId}::uuid`.execute(tx);
     // Before the memberships go: the function finds the members who belong to no other practice.
     const { rows } = await sql<{ anonymised: number; kept: number; sessions: number }>`SELECT * FROM data_request_anonymise_users(${id}::uuid, ${cutoff})`.execute(tx);
     const people = rows[0]!;
@@ -467,7 +493,8 @@ async function closePractice(deps: { db: Db; blob: BlobStore }, id: string, prac
     }
     await tx.updateTable("practices").set({ status: "suspended", updated_at: sql`now()` }).where("id", "=", practiceId).execute();
     const counts = {
-      jobs_cancelled: open.length, jobs_waited_for: waiting.length, templates_deleted: templates.length, users_anonymised: people.anonymised,
+      jobs_cancelled: open.length, jobs_waited_for: waiting.length, templates_deleted: templates.length,
+      letterheads_cleared: Number(letterheads.numAffectedRows ?? 0), users_anonymised: people.anonymised,
       users_kept: people.kept, sessions_ended: people.sessions, memberships_ended: members.length, invitations_revoked: invitations.length, exports_ended: exports.length,
     };
     await tx.updateTable("data_requests").set({ status: "processing", counts: JSON.stringify(counts) }).where("id", "=", id).execute();
@@ -480,8 +507,11 @@ async function closePractice(deps: { db: Db; blob: BlobStore }, id: string, prac
 }
 
 /** Step 2, bounded batches: the data of every ended job still unpurged, as the job-purge sweep purges it. */
-async function purgeEndedJobs(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, cutoff: Date, batchSize: number): Promise<number> {
+async function purgeEndedJobs(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, run: { cutoff: Date; runId: string }, batchSize: number): Promise<number> {
+  const { cutoff } = run;
   let total = 0;
+  // Every job of the practice goes: one listing of its job blobs for this run (see job-purge).
+  const listing = await listJobBlobs(deps.blob, practiceId);
   for (;;) {
     const done = await withTenant(deps.db, { practiceId, actor: SWEEP_ACTOR }, async (tx) => {
       const r = await tx.selectFrom("data_requests").select("status").where("id", "=", id).forUpdate().executeTakeFirst();
@@ -490,7 +520,7 @@ async function purgeEndedJobs(deps: { db: Db; blob: BlobStore }, id: string, pra
         .orderBy("updated_at").limit(batchSize).forUpdate().skipLocked().execute();
       if (batch.length === 0) return 0;
       const letters = batch.filter((j) => j.letter_body_enc !== null).length;
-      const sum = await purgeJobs(tx, deps.blob, batch, cutoff, "data-requests");
+      const sum = await purgeJobs(tx, deps.blob, batch, { cutoff, sweep: "data-requests", runId: run.runId, listing });
       await addCounts(tx, id, { jobs_purged: sum.jobs, blobs_deleted: sum.blobs, bytes_deleted: sum.bytes, letters_erased: letters });
       await recordAudit(tx, {
         practiceId, actor: sweepActor, action: "retention.swept",
@@ -571,7 +601,7 @@ async function failStaleExport(deps: { db: Db }, id: string, practiceId: string,
  * complete once nothing is left (at most batchSize requests a run; jobs in batches of batchSize).
  */
 export function sweepDataRequests(deps: { db: Db; blob: BlobStore }, options: SweepOptions): Promise<SweepResult> {
-  return recordedSweep(deps.db, "data-requests", options, async (cutoff, dryRun) => {
+  return recordedSweep(deps.db, "data-requests", options, async (cutoff, dryRun, runId) => {
     const staleBefore = new Date(cutoff.getTime() - EXPORT_STALE_HOURS * 3_600_000);
     const { rows } = await sql<{ id: string; practice_id: string; kind: string; status: string }>`
       SELECT * FROM data_requests_due(${cutoff}, ${staleBefore})`.execute(deps.db);
@@ -587,7 +617,7 @@ export function sweepDataRequests(deps: { db: Db; blob: BlobStore }, options: Sw
         continue;
       }
       if (row.status === "scheduled" && await closePractice(deps, row.id, row.practice_id, cutoff)) counts.deletions_started++;
-      counts.jobs_purged += await purgeEndedJobs(deps, row.id, row.practice_id, cutoff, options.batchSize);
+      counts.jobs_purged += await purgeEndedJobs(deps, row.id, row.practice_id, { cutoff, runId }, options.batchSize);
       const end = await finishDeletion(deps, row.id, row.practice_id, cutoff);
       if (end === "completed") counts.deletions_completed++;
       else if (end === "waiting") counts.deletions_waiting++;

@@ -33,11 +33,11 @@ export function retentionRoutes(deps: RetentionDeps, options: { dataRequests?: (
         policy={{ jobDataDays: r.jobDataDays, draftDays: r.draftDays, auditYears: r.auditYears }}
         runs={overview.runs.map((run) => ({
           name: run.dryRun ? `${run.name} (dry run)` : run.name, started: format.format(run.startedAt), startedUtc: run.startedAt.toISOString(),
-          cutoffUtc: run.cutoff.toISOString(), state: run.failed ? "Failed" : run.finishedAt ? "Finished" : "Running",
+          cutoffUtc: run.cutoff.toISOString(), state: run.failed ? "Failed" : run.finishedAt ? "Finished" : run.interrupted ? "Interrupted (did not finish)" : "Running",
         }))}
         certificates={overview.certificates.map((cert) => ({
           reference: cert.job_reference, jobId: cert.job_id, verificationId: cert.verification_id, purged: format.format(cert.purged_at),
-          purgedUtc: cert.purged_at.toISOString(), blobs: cert.blobs, bytes: `${Number(cert.bytes).toLocaleString("en-US")} bytes`, sha256: cert.pdf_sha256,
+          purgedUtc: cert.purged_at.toISOString(), blobs: cert.blobs, bytes: `${Number(cert.bytes).toLocaleString("en-US")} bytes`, sha256: cert.manifest_sha256 ?? cert.pdf_sha256 ?? "", hashOf: cert.manifest_sha256 ? "manifest" : "PDF",
           href: certificatePath(deps.config, actor, cert.id),
         }))}
         dataRequests={options.dataRequests ? await options.dataRequests(c) : undefined}
@@ -49,7 +49,11 @@ export function retentionRoutes(deps: RetentionDeps, options: { dataRequests?: (
     const id = c.req.param("id");
     if (!UUID.test(id)) return c.notFound();
     try {
-      return c.redirect(await openCertificate(deps, actorOf(c), id, c.req.query("token") ?? "", requestMeta(c)), 303);
+      const download = await openCertificate(deps, actorOf(c), id, c.req.query("token") ?? "", requestMeta(c));
+      if ("redirect" in download) return c.redirect(download.redirect, 303);
+      return c.body(new Uint8Array(download.pdf), 200, {
+        "Content-Type": "application/pdf", "Content-Disposition": `attachment; filename="${download.fileName}"`, "Cache-Control": "no-store",
+      });
     } catch (error) {
       if (!(error instanceof RetentionError)) throw error;
       if (error.code === "not_found") return c.notFound();

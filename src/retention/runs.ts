@@ -17,9 +17,12 @@ export type SweepOptions = {
   batchSize: number;
 };
 
-/** Runs `body` as one recorded sweep run. `db` is the app's pool, or the owner's for owner sweeps. */
+/**
+ * Runs `body` as one recorded sweep run. `db` is the app's pool, or the owner's for owner sweeps.
+ * `runId` is the sweep_runs row, which what the run records may name (certificates of destruction).
+ */
 export async function recordedSweep(
-  db: Kysely<any>, name: SweepName, options: SweepOptions, body: (cutoff: Date, dryRun: boolean) => Promise<SweepCounts>,
+  db: Kysely<any>, name: SweepName, options: SweepOptions, body: (cutoff: Date, dryRun: boolean, runId: string) => Promise<SweepCounts>,
 ): Promise<SweepResult> {
   const cutoff = options.now ?? new Date();
   const dryRun = options.dryRun ?? false;
@@ -27,7 +30,7 @@ export async function recordedSweep(
     INSERT INTO sweep_runs (name, cutoff, dry_run) VALUES (${name}, ${cutoff}, ${dryRun}) RETURNING id`.execute(db);
   const id = rows[0]!.id;
   try {
-    const counts = await body(cutoff, dryRun);
+    const counts = await body(cutoff, dryRun, id);
     await sql`UPDATE sweep_runs SET counts = ${JSON.stringify(counts)}::jsonb, finished_at = now() WHERE id = ${id}`.execute(db);
     return { name, cutoff, dryRun, counts };
   } catch (error) {

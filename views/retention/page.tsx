@@ -4,7 +4,7 @@ import type { Child } from "hono/jsx";
 
 export type PolicyView = { jobDataDays: number; draftDays: number; auditYears: number };
 export type SweepRunView = { name: string; started: string; startedUtc: string; cutoffUtc: string; state: string };
-export type CertificateView = { reference: string; jobId: string; verificationId: string; purged: string; purgedUtc: string; blobs: number; bytes: string; sha256: string; href: string };
+export type CertificateView = { reference: string; jobId: string; verificationId: string; purged: string; purgedUtc: string; blobs: number; bytes: string; sha256: string; hashOf: "manifest" | "PDF"; href: string };
 
 export type RetentionPageProps = {
   policy: PolicyView;
@@ -25,7 +25,7 @@ export function RetentionPage(props: RetentionPageProps) {
 
       <h2>Policy</h2>
       <ul id="retention-policy">
-        <li>Job files (uploads, proofs, print file) and the letter text are deleted <strong>{p.jobDataDays} days</strong> after a job is completed or cancelled; a certificate of destruction is kept for each job.</li>
+        <li>Job files (uploads, proofs, print file) and the letter text are deleted <strong>{p.jobDataDays} days</strong> after a job is completed or cancelled; a certificate of destruction is kept for each job: an unchangeable record of every file deleted (name, size and SHA-256), whose fingerprint is in the audit trail, downloadable as a PDF.</li>
         <li>Drafts without activity for <strong>{p.draftDays} days</strong> are cancelled, then deleted on the same rule.</li>
         <li>Uploads whose upload link expired unverified are deleted within minutes.</li>
         <li>The audit trail is kept <strong>{p.auditYears} years</strong>.</li>
@@ -45,7 +45,7 @@ export function RetentionPage(props: RetentionPageProps) {
                 <td><time datetime={c.purgedUtc}>{c.purged}</time></td>
                 <td>{c.blobs} ({c.bytes})</td>
                 <td><code>{c.verificationId}</code></td>
-                <td><a href={c.href}>Download PDF</a> <span class="muted">SHA-256 <code>{c.sha256.slice(0, 16)}…</code></span></td>
+                <td><a href={c.href}>Download PDF</a> <span class="muted">{c.hashOf === "manifest" ? "Manifest SHA-256" : "SHA-256"} <code>{c.sha256.slice(0, 16)}…</code></span></td>
               </tr>
             ))}</tbody>
           </table>
@@ -53,7 +53,7 @@ export function RetentionPage(props: RetentionPageProps) {
       ) : <p class="muted">No job's data has been deleted yet.</p>}
 
       <h2>Sweep history</h2>
-      <p class="muted">The latest runs of the retention sweeps (platform-wide; what they did in this practice is in the audit trail as retention.swept).</p>
+      <p class="muted">The latest runs of the retention sweeps (platform-wide; what they did in this practice is in the audit trail as retention.swept). A run shown as interrupted stopped before it finished (its process was stopped): the batches it completed stay and are in the audit trail, and the next run did or will do the rest.</p>
       {props.runs.length ? (
         <div class="table-wrap">
           <table class="data-table" id="sweep-runs">

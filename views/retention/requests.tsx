@@ -50,15 +50,18 @@ export function DataRequestsSection(props: DataRequestsProps) {
       {props.practiceStatus === "suspended" ? <div class="alert alert-info" role="status"><p>This practice is closed.</p></div> : null}
       <p>
         An export is a ZIP of the practice profile, members, job details (no letters, no recipients), the audit trail, the BAA
-        signature records and executed agreements, and certificates of destruction. Only the administrator who asked for it can
+        signature records and executed agreements, the letterhead and logo, the incident reports made from the practice (with their
+        descriptions), and certificates of destruction. Only the administrator who asked for it can
         download it, for 7 days; then it is deleted.
       </p>
       <p>
         A deletion is carried out 30 days after it is requested and can be withdrawn until then. It cancels every job not yet in
-        production, deletes all job data (files, proofs, print files, letters, templates, the logo and exports), anonymises members who
-        belong to no other practice, ends sessions and closes the practice: from then on nobody, including members of other practices,
-        can open it. <strong> The audit trail and the Business Associate Agreement record are kept, as the law requires</strong>, with a
-        certificate of destruction for each job and a final certificate of deletion.
+        production, deletes all job data (files, proofs, print files, letters, templates, the letterhead and logo, and exports),
+        anonymises members who belong to no other practice (with their email preferences), ends sessions and closes the practice: from
+        then on nobody, including members of other practices, can open it. <strong> The audit trail and the Business Associate Agreement
+        record are kept, as the law requires</strong>, with a certificate of destruction for each job and a final certificate of deletion.
+        <span id="deletion-incident-rule"> Incident reports made from the practice are security records and are kept too; the name and
+        email of a reporter who is anonymised are removed from them.</span>
       </p>
       <p id="deletion-production-rule">
         Jobs already in production or mailed when the deletion falls due cannot be stopped: the print shop finishes them, and their data
