@@ -8,7 +8,7 @@
 // request costs in this process (app and clients) and in PostgreSQL (the backends of this
 // database, from /proc), which does not depend on what else the machine runs.
 // `bun run bench sas --phases` also measures the parts of one issuance on their own, at the same
-// concurrency: the HTTP round trip, the session statement, the issuance transaction, SAS signing.
+// concurrency: the HTTP round trip, the session statement, the issuance statement, SAS signing.
 import { readdirSync, readFileSync } from "node:fs";
 import { sql } from "kysely";
 import { createApp } from "../../src/app.tsx";
@@ -163,7 +163,7 @@ export async function benchSas(stack: BenchStack): Promise<string[]> {
         const parts: [string, (w: number) => Promise<void>][] = [
           ["HTTP round trip, bare Bun.serve", async () => { await (await fetch(`http://127.0.0.1:${bare.port}${c0.path}`, { method: "POST", body })).json(); }],
           ["session + user + membership (1 statement)", async (w) => { if (!(await resolveSession(db, clients[w]!.token, config.session))) throw new Error("no session"); }],
-          ["issuance transaction + SAS (issueUploadUrl)", async (w) => { await issueUploadUrl({ db, blob, config }, clients[w]!.actor, clients[w]!.jobId, upload); }],
+          ["issuance statement + SAS (issueUploadUrl)", async (w) => { await issueUploadUrl({ db, blob, config }, clients[w]!.actor, clients[w]!.jobId, upload); }],
           ["SAS signing alone", async (w) => { await blob.uploadUrl(`practices/bench/jobs/bench/${w}`, { seconds: 600 }); }],
         ];
         lines.push(`  phases on their own (${CLIENTS} concurrent, ${PHASE_MS / 1000} s each):`);
