@@ -4,12 +4,12 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
-import { deflateSync } from "node:zlib";
 import PDFDocument from "pdfkit";
 import {
   ADDRESS_CLEARANCE, ENVELOPE, LAYOUT, PAGE, PT_PER_IN, SHIFT, ZONES, checkAddress, drawLetter, matchCode, mergeFields, recipientLines, type Box,
 } from "../src/proofs/layout.ts";
 import { renderLetters, type RenderOptions } from "../src/proofs/render.ts";
+import { png } from "./support/png.ts";
 
 // ── Reading a PDF back ─────────────────────────────────────────────────────────────────────
 type Text = { text: string; size: number; bold: boolean; x: number; baseline: number; box: Box };
@@ -66,21 +66,6 @@ const overlaps = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width 
 const inside = (a: Box, b: Box, eps = 0.01) => a.x >= b.x - eps && a.y >= b.y - eps && a.x + a.width <= b.x + b.width + eps && a.y + a.height <= b.y + b.height + eps;
 const inches = (b: { x: number; y: number; width: number; height: number }): Box => ({ x: b.x * PT_PER_IN, y: b.y * PT_PER_IN, width: b.width * PT_PER_IN, height: b.height * PT_PER_IN });
 
-/** A solid-colour PNG built by hand (the logo and signature images). */
-function png(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
-  const crc = (b: Buffer) => { let c = 0xffffffff; for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const sum = Buffer.alloc(4); sum.writeUInt32BE(crc(body));
-    return Buffer.concat([len, body, sum]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr[8] = 8; ihdr[9] = 2; // 8-bit RGB
-  const rows = Buffer.concat(Array.from({ length: height }, () => Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x40)])));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
-}
 
 // ── Fixtures ───────────────────────────────────────────────────────────────────────────────
 const person = (seq: number, extra: Record<string, string> = {}) => ({

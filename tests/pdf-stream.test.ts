@@ -5,28 +5,13 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
-import { deflateSync } from "node:zlib";
 import PDFDocument from "pdfkit";
 import { drawCover } from "../src/proofs/cover.ts";
 import { checkAddress, drawLetter, latin1, matchCode, recipientLines, returnLines, type OpenedImages } from "../src/proofs/layout.ts";
 import { fastStandardFonts } from "../src/proofs/pdf-stream.ts";
 import { renderLetters, type RenderOptions } from "../src/proofs/render.ts";
+import { png } from "./support/png.ts";
 
-/** A solid-colour PNG built by hand. */
-function png(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
-  const crc = (b: Buffer) => { let c = 0xffffffff; for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const sum = Buffer.alloc(4); sum.writeUInt32BE(crc(body));
-    return Buffer.concat([len, body, sum]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr[8] = 8; ihdr[9] = 2;
-  const rows = Buffer.concat(Array.from({ length: height }, () => Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x60)])));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
-}
 
 const NAMES = ["Zoë", "Ångström", "Renée", "Jürgen", "Œuvre", "Łukasz", "Avery", "Niño"];
 const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({
@@ -105,7 +90,7 @@ describe("renderLetters' adjustments to pdfkit change no byte", () => {
     const text = reference.toString("latin1");
     expect(Number(/\/Type \/Pages\n\/Count (\d+)/.exec(text)?.[1])).toBe(mine.result.pages);
     expect(text.endsWith("%%EOF\n")).toBe(true);
-  });
+   }, 120_000); // a generous bound for a loaded machine; nothing here is timed
 
   test("a watermarked proof with a cover, uncompressed, is byte for byte plain pdfkit's", async () => {
     const cover = (doc: InstanceType<typeof PDFDocument>) => drawCover(doc, {
