@@ -1,6 +1,7 @@
 // The audit trail viewer and its CSV export, for admins and auditors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
 import { sql } from "kysely";
 import { CSV_COLUMNS, neutralise } from "../src/audit/export.ts";
 import { recordAudit } from "../src/audit/record.ts";
@@ -81,6 +82,23 @@ describe("CSV export", () => {
     const denied = rows.slice(1).filter((r) => r[9] === "access.denied");
     expect(denied).toHaveLength(1);
     expect(denied[0]![11]).toBe(`'=HYPERLINK("http://evil")`);
+  });
+
+  test("cells are written byte for byte as csv-stringify writes them: quotes, commas, line breaks", async () => {
+    const tricky = await makePerson(t, { practiceName: "Quoting Clinic" });
+    await seed(tricky, 1, {
+      target: { type: "route", id: 'a "quoted", comma' },
+      details: { note: "line\r\nbreak, \"q\"" },
+      request: { ip: "192.0.2.7", userAgent: "Mozilla/5.0 (X11; Linux x86_64) KHTML, like Gecko\n\"x\"", requestId: "req-1" },
+    });
+    const text = await (await clientFor(tricky)).get("/audit/export.csv").then((r) => r.text());
+    const records = parse(text) as string[][];
+    const row = records.find((r) => r[9] === "team.invited")!;
+    expect(row[7]).toBe('Mozilla/5.0 (X11; Linux x86_64) KHTML, like Gecko\n"x"');
+    expect(row[11]).toBe('a "quoted", comma');
+    expect(JSON.parse(row[13]!)).toEqual({ note: 'line\r\nbreak, "q"' });
+    // The whole file is what csv-stringify writes for the same cells.
+    expect(text).toBe(stringify(records));
   });
 
   test("filters apply, and the export is audited with which filters were used but not their values", async () => {

@@ -16,6 +16,7 @@ import { exportQuery } from "../../src/audit/repo.ts";
 import { createDb } from "../../src/platform/db.ts";
 import type { AuditServerSettings } from "./audit-server.ts";
 import type { BenchStack } from "./index.ts";
+import type { BenchResult } from "./table.ts";
 
 const MB = 1024 * 1024;
 const TARGET = { ratio: 0.5, rssMb: 150, firstPageMs: 50 };
@@ -24,7 +25,7 @@ const EXPORT_TIMEOUT_MS = 15 * 60_000;
 const SERVER_START_TIMEOUT_MS = 60_000;
 
 /** Lines and bytes of a CSV body (the bench data has no quoted newlines), keeping its first data row. */
-async function drain(body: AsyncIterable<Uint8Array>): Promise<{ lines: number; bytes: number; firstRow: string }> {
+export async function drain(body: AsyncIterable<Uint8Array>): Promise<{ lines: number; bytes: number; firstRow: string }> {
   let lines = 0;
   let bytes = 0;
   let head = "";
@@ -37,14 +38,14 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<{ lines: number; 
 }
 
 /** A process's memory from /proc: current (VmRSS) and peak since start or last reset (VmHWM), in bytes. */
-function memory(pid: number): { rss: number; peak: number } {
+export function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb("VmRSS"), peak: kb("VmHWM") };
 }
 
 /** Resets a process's peak RSS to its current RSS (Linux ≥ 4.0); false when not allowed. */
-function resetPeak(pid: number): boolean {
+export function resetPeak(pid: number): boolean {
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, "5");
     return true;
@@ -53,7 +54,7 @@ function resetPeak(pid: number): boolean {
   }
 }
 
-async function seed(stack: BenchStack, events: number, practiceId: string, userId: string): Promise<number> {
+export async function seed(stack: BenchStack, events: number, practiceId: string, userId: string): Promise<number> {
   const started = performance.now();
   await stack.owner.insertInto("users").values({ id: userId, email: "bench@bench.example", full_name: "Bench Admin", email_verified_at: new Date(), totp_enabled_at: new Date() }).execute();
   await stack.owner.insertInto("practices").values({ id: practiceId, name: "Bench Practice" }).execute();
@@ -83,8 +84,8 @@ async function seed(stack: BenchStack, events: number, practiceId: string, userI
 }
 
 /** Starts audit-server.ts in its own process and waits for its port and session token. */
-async function startServer(settings: AuditServerSettings) {
-  const proc = Bun.spawn([process.execPath, path.join(import.meta.dir, "audit-server.ts")], { cwd: path.join(import.meta.dir, "../.."), stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+export async function startServer(settings: AuditServerSettings, runtimeFlags: string[] = []) {
+  const proc = Bun.spawn([process.execPath, ...runtimeFlags, path.join(import.meta.dir, "audit-server.ts")], { cwd: path.join(import.meta.dir, "../.."), stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   proc.stdin.write(`${JSON.stringify(settings)}\n`);
   await proc.stdin.flush();
   const reader = proc.stdout.getReader();
@@ -114,7 +115,7 @@ async function startServer(settings: AuditServerSettings) {
 }
 
 /** COPY of the export's own query, as the app role inside the practice's RLS context. */
-async function copyExport(stack: BenchStack, practiceId: string, options: { sortOff: boolean }) {
+export async function copyExport(stack: BenchStack, practiceId: string, options: { sortOff: boolean }) {
   const compiler = createDb(stack.appUrl, { max: 1 });
   const query = exportQuery(compiler, practiceId, {}, "UTC").compile();
   await compiler.destroy();
@@ -138,7 +139,7 @@ async function copyExport(stack: BenchStack, practiceId: string, options: { sort
   }
 }
 
-export async function benchAuditExport(stack: BenchStack): Promise<string[]> {
+export async function benchAuditExport(stack: BenchStack): Promise<BenchResult> {
   const events = stack.events ?? 1_000_000;
   const userId = crypto.randomUUID();
   const practiceId = crypto.randomUUID();
@@ -178,7 +179,7 @@ export async function benchAuditExport(stack: BenchStack): Promise<string[]> {
     const ratio = rate(exportRows, exportSeconds) / rate(copy.rows, copy.seconds);
     const peakMb = after.peak / MB;
     const firstPage = pageTimes[2]!;
-    return [
+    const lines = [
       `audit-export: ${n(events)} events seeded in ${seedSeconds.toFixed(1)} s; server in its own process (pid ${server.pid})`,
       ...copies.map((c, i) =>
         `  COPY TO STDOUT, ${i ? "index order (enable_sort off)" : "planner's choice            "}  ${n(rate(c.rows, c.seconds)).padStart(9)} rows/s  (${n(c.rows)} rows, ${(c.bytes / MB).toFixed(0)} MB, ${c.seconds.toFixed(1)} s)${c === copy ? "  ← baseline" : ""}`),
@@ -189,6 +190,16 @@ export async function benchAuditExport(stack: BenchStack): Promise<string[]> {
         `  (idle before the export ${(idle.rss / MB).toFixed(0)} MB, so the export added ${((after.peak - idle.rss) / MB).toFixed(0)} MB${peakReset ? "" : "; peak counted from the server's start"})`,
       `  viewer first page        ${firstPage.toFixed(1)} ms    target < ${TARGET.firstPageMs} ms   ${verdict(firstPage < TARGET.firstPageMs)}  (median of 5)`,
     ];
+    const exportRate = `${n(rate(exportRows, exportSeconds))} rows/s`;
+    const copyRate = `${n(rate(copy.rows, copy.seconds))} rows/s (COPY TO STDOUT)`;
+    return {
+      lines,
+      rows: [
+        { path: `audit: CSV export of ${n(events)} events over HTTP`, figure: exportRate, baseline: copyRate, ratio: `${ratio.toFixed(2)}x`, target: `≥ ${TARGET.ratio}x`, met: ratio >= TARGET.ratio },
+        { path: "audit: export server peak RSS (VmHWM)", figure: `${peakMb.toFixed(0)} MB`, baseline: `${(idle.rss / MB).toFixed(0)} MB (idle server)`, ratio: "", target: `< ${TARGET.rssMb} MB`, met: peakMb < TARGET.rssMb },
+        { path: `audit: viewer first page at ${n(events)} events`, figure: `${firstPage.toFixed(1)} ms`, baseline: "", ratio: "", target: `< ${TARGET.firstPageMs} ms`, met: firstPage < TARGET.firstPageMs },
+      ],
+    };
   } finally {
     await server.stop();
   }

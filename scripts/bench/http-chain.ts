@@ -7,6 +7,7 @@ import { createDb } from "../../src/platform/db.ts";
 import { createLogger } from "../../src/platform/log.ts";
 import { createMailer } from "../../src/platform/mail.ts";
 import type { BenchStack } from "./index.ts";
+import type { BenchResult } from "./table.ts";
 
 const REQUESTS = 5_000;
 const CONCURRENCY = 16;
@@ -33,7 +34,7 @@ async function hammer(url: string): Promise<{ rps: number; p50: number; p99: num
   return { rps: Math.round((latencies.length / elapsed) * 1000), p50: at(0.5), p99: at(0.99) };
 }
 
-export async function benchHttpChain(stack: BenchStack): Promise<string[]> {
+export async function benchHttpChain(stack: BenchStack): Promise<BenchResult> {
   const config = loadConfig({
     NODE_ENV: "test", DATABASE_URL: stack.appUrl, AZURE_STORAGE_CONNECTION_STRING: stack.blobConnectionString,
     HMAC_KEYS: `b:${Buffer.alloc(32, 1).toString("base64")}`, ENCRYPTION_KEYS: `b:${Buffer.alloc(32, 2).toString("base64")}`,
@@ -48,12 +49,17 @@ export async function benchHttpChain(stack: BenchStack): Promise<string[]> {
     const baseline = await hammer(`http://127.0.0.1:${bare.port}/healthz`);
     const chain = await hammer(`http://127.0.0.1:${full.port}/healthz`);
     const ms = (v: number) => `${v.toFixed(2)} ms`;
-    return [
-      `http-chain: ${REQUESTS} GET /healthz, ${CONCURRENCY} concurrent, loopback`,
-      `  baseline bare Bun.serve   ${baseline.rps} req/s  p50 ${ms(baseline.p50)}  p99 ${ms(baseline.p99)}`,
-      `  full middleware chain     ${chain.rps} req/s  p50 ${ms(chain.p50)}  p99 ${ms(chain.p99)}`,
-      `  ratio chain/baseline      ${(chain.rps / baseline.rps).toFixed(2)}x`,
-    ];
+    const ratio = `${(chain.rps / baseline.rps).toFixed(2)}x`;
+    return {
+      lines: [
+        `http-chain: ${REQUESTS} GET /healthz, ${CONCURRENCY} concurrent, loopback`,
+        `  baseline bare Bun.serve   ${baseline.rps} req/s  p50 ${ms(baseline.p50)}  p99 ${ms(baseline.p99)}`,
+        `  full middleware chain     ${chain.rps} req/s  p50 ${ms(chain.p50)}  p99 ${ms(chain.p99)}`,
+        `  ratio chain/baseline      ${ratio}`,
+      ],
+      // The foundation issue asked for the figure, with no target.
+      rows: [{ path: "http-chain: GET /healthz through the middleware chain", figure: `${chain.rps} req/s`, baseline: `${baseline.rps} req/s (bare Bun.serve)`, ratio, target: "", met: null }],
+    };
   } finally {
     await Promise.all([full.stop(true), bare.stop(true)]);
     await db.destroy();

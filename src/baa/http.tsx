@@ -9,6 +9,7 @@ import { findActiveMembership } from "../auth/repo.ts";
 import { auditDenied } from "../http/audit-denied.ts";
 import { respondWithError } from "../http/errors.tsx";
 import { isFragmentRequest, render } from "../http/render.tsx";
+import { membershipLoadedWith } from "../http/session.ts";
 import { type Db, withContext } from "../platform/db.ts";
 import { BaaRequiredFragment, BaaRequiredPage } from "../../views/baa/pages.tsx";
 import { type BaaRequiredError, baaStateFor } from "./service.ts";
@@ -72,6 +73,10 @@ export function baaBanner(deps: { db: Db }): MiddlewareHandler<HonoEnv> {
   return async function baaBanner(c, next) {
     const session = c.get("session");
     if (c.req.method === "GET" && session?.mfa_verified_at && session.practice_id && !isFragmentRequest(c) && !/^\/(baa|static|healthz|readyz|metrics)(\/|$)/.test(c.req.path)) {
+      // The role the session loader read with the session: no banner, and no transaction, for a
+      // member who cannot sign (staff, auditors) or someone who is not a member.
+      const loaded = membershipLoadedWith(session);
+      if (loaded !== undefined && (loaded?.practiceId !== session.practice_id || !can(loaded.role, "baa.sign"))) return next();
       const status = await baaStateFor(deps, { userId: session.user_id, practiceId: session.practice_id });
       if (status && status.state !== "signed" && can(status.role, "baa.sign")) c.set("baaBanner", status.state);
     }
