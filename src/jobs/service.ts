@@ -9,6 +9,7 @@ import { assertCurrentBaa } from "../baa/service.ts";
 import { type Db, setContext, type Tx, withContext } from "../platform/db.ts";
 import type { Job, Role } from "../platform/schema.ts";
 import type { WorkSender } from "../platform/queue.ts";
+import type { BlobStore } from "../platform/blob.ts";
 import { requestProof } from "../proofs/request.ts";
 import { attestationStatement, isAttestationVersion } from "./attestation.ts";
 import type { AttestationInput, JobDetailsInput } from "./forms.ts";
@@ -23,8 +24,11 @@ import { allowedFields, checkLetter, type LetterPreview, letterProblem, previewL
 import { type JobListItem, jobTimeline, listCurrentFiles, listJobs, recipientCsvFields, userNames } from "./repo.ts";
 import { listTemplates, type TemplateSummary } from "./template-repo.ts";
 
-/** `queue` sends background work (a submitted job's proof); only submitting needs it. */
-export type JobDeps = { db: Db; queue?: WorkSender };
+/**
+ * `queue` sends background work (a submitted job's proof); only submitting needs it, and `blob`
+ * when the letters use the practice letterhead's logo (copied into the job's storage on submit).
+ */
+export type JobDeps = { db: Db; queue?: WorkSender; blob?: BlobStore };
 /** A practice member acting in their session's practice. */
 export type MemberActor = { userId: string; practiceId: string; role: Role; request?: RequestMeta };
 
@@ -162,8 +166,9 @@ export async function submitJob(deps: JobDeps, actor: MemberActor, jobId: string
     const submitted = await moveJobAs(tx, job, "submitted", { lifecycle: memberLifecycle(actor), audit: memberAudit(actor), request: actor.request }, {
       submitted_by: actor.userId, submitted_at: new Date(),
     });
-    // Every submission (and resubmission after changes) renders a new proof version.
-    await requestProof(tx, deps.queue, submitted, actor.userId);
+    // Every submission (and resubmission after changes) renders a new proof version, from the
+    // practice letterhead as it is now (recorded on the version: later settings changes do not reach it).
+    await requestProof(tx, deps, submitted, actor.userId);
     return submitted;
   });
 }

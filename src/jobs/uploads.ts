@@ -17,6 +17,7 @@ import { findAttestation, findJob, findVerifiedFile, updateJob } from "./repo.ts
 import { isEditable } from "./lifecycle.ts";
 import { asMember, JobError, jobTarget, lockJob, type MemberActor } from "./service.ts";
 import { filesOfJob, findJobFile, issueUploadRow, markFileRejected, markFileReplaced, markFileVerified } from "./uploads-repo.ts";
+import { imageSizeProblem } from "../proofs/image-size.ts";
 
 export type UploadDeps = { db: Db; blob: BlobStore; config: Config };
 
@@ -236,8 +237,11 @@ async function inspectContent(blob: BlobStore, file: JobFile): Promise<{ rejecti
   let headLength = 0;
   let utf8 = true;
   let nul = false;
+  // An image is kept whole (at most the image size limit) to read its pixel size from its header.
+  const imageChunks: Uint8Array[] = [];
   await blob.readChunks(file.blob_name, (chunk) => {
     hash.update(chunk);
+    if (family === "image") imageChunks.push(chunk);
     if (headLength < head.length) {
       const take = Math.min(head.length - headLength, chunk.length);
       head.set(chunk.subarray(0, take), headLength);
@@ -274,6 +278,8 @@ async function inspectContent(blob: BlobStore, file: JobFile): Promise<{ rejecti
     if (image !== file.declared_type) {
       return { sha256, rejection: { code: "image_type_mismatch", message: `This file is a ${image === "image/png" ? "PNG" : "JPEG"} image, but it was sent as ${file.declared_type}.` } };
     }
+    const pixels = imageSizeProblem(Buffer.concat(imageChunks), "The image");
+    if (pixels) return { sha256, rejection: { code: "image_dimensions", message: pixels } };
   }
   if (file.declared_sha256 && sha256 !== file.declared_sha256) {
     return { sha256, rejection: { code: "checksum_mismatch", message: "The file in storage is not the file you chose (its SHA-256 checksum differs). Upload it again." } };

@@ -247,6 +247,16 @@ export interface ProofsTable {
   created_at: Generated<Date>;
   started_at: NullableTimestamp;
   ready_at: NullableTimestamp;
+  /** The practice letterhead as it was when the proof was requested (migration 202611232560); null on older proofs. */
+  letterhead_at: NullableTimestamp;
+  letterhead_name: string | null;
+  letterhead_phone: string | null;
+  letterhead_signer_name: string | null;
+  letterhead_signer_title: string | null;
+  letterhead_logo_blob: string | null;
+  letterhead_logo_sha256: string | null;
+  letterhead_logo_bytes: number | null;
+  letterhead_logo_content_type: string | null;
 }
 
 /** What a proof found: rows that will not be mailed and why (row numbers and reasons only). */

@@ -9,6 +9,7 @@ import { recordAudit } from "../audit/record.ts";
 import { can, type Permission } from "../auth/permissions.ts";
 import type { RequestMember } from "../http/member.ts";
 import { imageFormat } from "../jobs/uploads.ts";
+import { imageSizeProblem } from "../proofs/image-size.ts";
 import type { BlobStore } from "../platform/blob.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { type Db, type Tx, withContext } from "../platform/db.ts";
@@ -80,6 +81,9 @@ export function logoProblem(bytes: Uint8Array, declaredType: string, maxBytes: n
   if (declaredType && declaredType !== "application/octet-stream" && declaredType !== format) {
     return { code: "bad_image", message: `The file is a ${format === "image/png" ? "PNG" : "JPEG"} image, but it was sent as ${declaredType}. Save it again as PNG or JPEG.` };
   }
+  // Pixels, from the header: a small file can declare an image too big to render (src/proofs/image-size.ts).
+  const pixels = imageSizeProblem(bytes, "The logo");
+  if (pixels) return { code: "bad_image", message: pixels };
   try {
     (new PDFDocument({ autoFirstPage: false }) as unknown as { openImage(src: Buffer): unknown }).openImage(Buffer.from(bytes));
   } catch {

@@ -1,6 +1,8 @@
 // The print-ready file of an approved job: every letter that passed the list and envelope checks,
 // no watermark, streamed into a block blob with bounded memory. It is rendered only from the inputs
 // the approved proof was made of (same inputs SHA-256): otherwise the approval no longer holds.
+// The practice-level inputs (name, phone, signer, letterhead logo) are the approved proof version's
+// snapshot, taken when the job was submitted, so practice settings changed since cannot block it.
 // Operators download it through a signed link bound to them, audited in the practice's chain.
 import PDFDocument from "pdfkit";
 import type { RequestMeta } from "../context.ts";
@@ -42,8 +44,9 @@ export async function renderPrintFile(deps: RenderDeps, data: { jobId: string; p
     const job = await findJob(tx, data.jobId);
     if (!file || !job || file.status === "ready") return null;
     const proof = await findProof(tx, file.proof_id);
-    const inputs = await gatherInputs(tx, deps, job);
-    if (!proof || proof.sha256 !== job.approved_proof_sha256 || proof.inputs_sha256 !== inputs.inputsSha256) {
+    // The approved proof's own letterhead snapshot: settings changed since do not reach this job.
+    const inputs = proof ? await gatherInputs(tx, deps, job, proof) : null;
+    if (!proof || !inputs || proof.sha256 !== job.approved_proof_sha256 || proof.inputs_sha256 !== inputs.inputsSha256) {
       // The approval no longer covers what would be printed: stop for good (retrying cannot help).
       await updateProductionFile(tx, file.id, { status: "failed", attempts: PRINT_FILE_ATTEMPTS, error: "the job's inputs are not those of the approved proof" });
       await recordAudit(tx, {

@@ -85,7 +85,7 @@ export async function renderProof(deps: RenderDeps, data: { proofId: string; pra
     if (!proof || proof.status === "ready") return null;
     const job = await findJob(tx, proof.job_id);
     if (!job) return null;
-    const inputs = await gatherInputs(tx, deps, job);
+    const inputs = await gatherInputs(tx, deps, job, proof);
     const updated = await updateProof(tx, proof.id, { status: "rendering", attempts: proof.attempts + 1, started_at: new Date(), error: null });
     return { proof: updated, inputs };
   });

@@ -156,7 +156,10 @@ export async function requestChanges(deps: ProofDeps, actor: MemberActor, jobId:
   });
 }
 
-/** After the renderer gave up: a new proof version for the same submission. */
+/**
+ * After the renderer gave up: a new proof version for the same submission. It records the
+ * letterhead as it is now (nothing was approved yet, and the new proof shows what it records).
+ */
 export async function retryProof(deps: ProofDeps, actor: MemberActor, jobId: string): Promise<Proof> {
   return asMember(deps, actor, "jobs.write", async (tx) => {
     const job = await lockJob(tx, jobId);
@@ -164,7 +167,7 @@ export async function retryProof(deps: ProofDeps, actor: MemberActor, jobId: str
     if (job.status !== "submitted" || last?.status !== "failed" || last.attempts < PROOF_ATTEMPTS) {
       throw new JobError("not_allowed", "There is no failed proof to render again.");
     }
-    const proof = await requestProof(tx, deps.queue, job, actor.userId);
+    const proof = await requestProof(tx, deps, job, actor.userId);
     await recordAudit(tx, {
       practiceId: actor.practiceId, actor: audited(actor), action: "proof.retry_requested", target: jobTarget(job), request: actor.request,
       details: { proof_id: proof.id, version: proof.version },

@@ -101,7 +101,7 @@ export async function purgeJobs(
   const practiceId = jobs[0]!.practice_id;
   const [files, proofs, prints, practice] = await Promise.all([
     tx.selectFrom("job_files").select(["job_id", "blob_name", "blob_lease_id", "kind", "size", "sha256", "status"]).where("job_id", "in", ids).execute(),
-    tx.selectFrom("proofs").select(["id", "practice_id", "job_id", "blob_name", "bytes", "sha256", "status"]).where("job_id", "in", ids).execute(),
+    tx.selectFrom("proofs").select(["id", "practice_id", "job_id", "blob_name", "bytes", "sha256", "status", "letterhead_logo_blob", "letterhead_logo_bytes", "letterhead_logo_sha256"]).where("job_id", "in", ids).execute(),
     tx.selectFrom("production_files").select(["id", "job_id", "blob_name", "bytes", "sha256", "status"]).where("job_id", "in", ids).execute(),
     findPractice(tx, practiceId),
   ]);
@@ -114,6 +114,8 @@ export async function purgeJobs(
   // A proof or print file names its blob once ready; a render that failed halfway may have left one
   // at the name its row's id gives (the renderers' naming), so that name is deleted too.
   for (const p of proofs) known.set(p.blob_name ?? proofBlobName(p), { kind: "proof", bytes: num(p.bytes), sha256: p.sha256, jobId: p.job_id, stored: p.status === "ready" && p.blob_name !== null });
+  // A proof version's copy of the letterhead logo (src/proofs/request.ts), under the job's prefix.
+  for (const p of proofs) if (p.letterhead_logo_blob) known.set(p.letterhead_logo_blob, { kind: "letterhead_logo", bytes: p.letterhead_logo_bytes, sha256: p.letterhead_logo_sha256, jobId: p.job_id, stored: true });
   for (const p of prints) known.set(p.blob_name ?? `practices/${practiceId}/jobs/${p.job_id}/production/${p.id}.pdf`, { kind: "print_file", bytes: num(p.bytes), sha256: p.sha256, jobId: p.job_id, stored: p.status === "ready" && p.blob_name !== null });
 
   // Deleted: every blob the rows name (one written after the listing included) and every blob listed.
