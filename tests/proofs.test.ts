@@ -205,7 +205,8 @@ describe("the print file", () => {
     const client = await clientFor(admin);
     const proof = await submitAndWait(client, job.id);
     // Changed behind the app's back after the proof was made (the app itself refuses edits now).
-    await t.ownerDb.updateTable("jobs").set({ letter_signer_name: "Someone Else" }).where("id", "=", job.id).execute();
+    // A job-level input: the practice-level ones (signer, name, phone, logo) are the proof's snapshot.
+    await t.ownerDb.updateTable("jobs").set({ return_line1: "1 Elsewhere Road" }).where("id", "=", job.id).execute();
     expect((await client.post(`/jobs/${job.id}/proofs/${proof.id}/approve`, { sha256: proof.sha256! })).status).toBe(303);
     const file = await waitFor("the refusal", async () => {
       const row = await t.ownerDb.selectFrom("production_files").selectAll().where("job_id", "=", job.id).executeTakeFirst();
