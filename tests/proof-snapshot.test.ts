@@ -126,6 +126,27 @@ describe("the letterhead at submission", () => {
   }, 150_000);
 });
 
+describe("the job purge", () => {
+  test("deletes a job's copy of the letterhead logo with its other blobs and names it on the certificate", async () => {
+    const { cancelJob } = await import("../src/jobs/service.ts");
+    const { sweepJobPurge } = await import("../src/retention/job-purge.ts");
+    const client = await clientAs(t, admin);
+    if (!(await t.ownerDb.selectFrom("practice_letterheads").select("logo_blob").where("practice_id", "=", admin.practiceId).executeTakeFirst())?.logo_blob) {
+      expect((await postLogo(admin, png(37, 11))).status).toBe(303);
+    }
+    const job = await letterheadJob();
+    const proof = await submitAndWait(client, job.id);
+    const copy = proof.letterhead_logo_blob!;
+    expect(copy).toStartWith(`practices/${admin.practiceId}/jobs/${job.id}/letterhead/`);
+    expect(await t.blob.inspect(copy)).not.toBeNull();
+    await cancelJob(t, actorOf(admin), job.id, "Not needed");
+    await sweepJobPurge({ db: t.db, blob: t.blob, days: 30 }, { now: new Date("2031-01-01T00:00:00Z"), batchSize: 50 });
+    expect(await t.blob.inspect(copy)).toBeNull();
+    const certificate = await t.ownerDb.selectFrom("destruction_certificates").select("items").where("job_id", "=", job.id).executeTakeFirstOrThrow();
+    expect(certificate.items).toContainEqual({ name: copy, kind: "letterhead_logo", bytes: proof.letterhead_logo_bytes, sha256: proof.letterhead_logo_sha256, in_storage: true });
+  }, 60_000);
+});
+
 describe("image pixel limits", () => {
   /** A JPEG's first bytes: SOI, an APP0 segment, then a baseline start-of-frame with the given size. */
   function jpegHeader(width: number, height: number): Uint8Array {
