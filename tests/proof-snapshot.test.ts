@@ -101,6 +101,9 @@ describe("the letterhead at submission", () => {
     for (const old of ["Robin Old, MD", "Riverbend Old Name"]) expect(text).toContain(old);
     for (const changed of ["Casey New, DO", "Riverbend New Name", "Medical Director"]) expect(text).not.toContain(changed);
     expect(new Set(imageWidths(pdf))).toEqual(new Set([37]));
+    // The job page says so.
+    const page = await (await client.get(`/jobs/${approvedJob.id}`)).text();
+    expect(page).toMatch(/id="proof-letterhead"[^>]*>\s*This proof, and the print file made from it, use the practice letterhead \(practice name, phone, signer and logo\) as it was on /);
     // Rendered from the approved proof's inputs (print-file.ts refuses anything else): the same hash.
     const rendered = await t.ownerDb.selectFrom("audit_events").select(["outcome", "details"]).where("action", "=", "job.print_file.rendered").where("target_id", "=", approvedJob.reference).executeTakeFirstOrThrow();
     expect(rendered.outcome).toBe("success");

@@ -1,6 +1,8 @@
 // What the practice letterhead gives a job's letters (pure functions of the rows): the return
-// address new jobs start with, the signer new letters start with. The logo is read by the proofs'
-// inputs (src/proofs/inputs.ts) when the job has none of its own.
+// address new jobs start with, the signer new letters start with. The logo prints when the job has
+// none of its own. A proof version records all of it as it is when the proof is requested
+// (src/proofs/request.ts, copying the logo into the job's storage), and the proof and the print
+// file render from that record: a letterhead changed later reaches only later submissions.
 import type { Practice } from "../platform/schema.ts";
 import type { PracticeLetterhead } from "./repo.ts";
 

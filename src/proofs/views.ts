@@ -12,6 +12,7 @@ export function proofSectionProps(panel: ProofPanel, at: (d: Date) => { text: st
       id: p.id, version: p.version, status: p.status, attempts: p.attempts, maxAttempts: PROOF_ATTEMPTS, sha256: p.sha256, pages: p.page_count,
       valid: p.valid, invalid: p.invalid, envelopeFailures: p.envelope_failures, totalSheets: p.total_sheets,
       readyAt: p.ready_at ? at(p.ready_at).text : null, changesComment: p.changes_comment,
+      letterheadAt: p.letterhead_at ? at(p.letterhead_at).text : null,
     } : null,
     viewPath: panel.viewPath,
     canReview: panel.canReview,

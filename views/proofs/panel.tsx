@@ -7,6 +7,8 @@ export type ProofSectionProps = {
     id: string; version: number; status: "queued" | "rendering" | "ready" | "failed"; attempts: number; maxAttempts: number;
     sha256: string | null; pages: number | null; valid: number | null; invalid: number | null; envelopeFailures: number | null;
     totalSheets: number | null; readyAt: string | null; changesComment: string | null;
+    /** When the practice letterhead this proof prints was recorded (the job's submission); null on older proofs. */
+    letterheadAt?: string | null;
   } | null;
   viewPath: string | null;
   canReview: boolean;
@@ -38,6 +40,12 @@ export function ProofSection(props: ProofSectionProps) {
         <>
           <p role="status">{state(p)}</p>
           {p.changesComment ? <p>Changes requested on this proof: <q>{p.changesComment}</q></p> : null}
+          {p.letterheadAt ? (
+            <p class="muted" id="proof-letterhead">
+              This proof, and the print file made from it, use the practice letterhead (practice name, phone, signer and logo) as it was on {p.letterheadAt},
+              when the proof was requested. Changes made in practice settings since then apply to the next submission, not to this proof.
+            </p>
+          ) : null}
           {props.viewPath ? (
             <p>
               <a class="button" href={props.viewPath} target="_blank" rel="noopener noreferrer">View proof {p.version}<span class="visually-hidden"> (PDF, opens in a new tab)</span></a>{" "}
