@@ -8,7 +8,7 @@ import { saveLetter } from "../src/jobs/service.ts";
 import type { Job, Proof } from "../src/platform/schema.ts";
 import { imageSize, imageSizeProblem, MAX_IMAGE_SIDE } from "../src/proofs/image-size.ts";
 import { createTestApp, TEST_ORIGIN, type TestApp } from "./support/app.ts";
-import { makeSignedPractice } from "./support/baa.ts";
+import { makeSignedPractice, TEST_PROFILE } from "./support/baa.ts";
 import { type Client, clientAs } from "./support/browserless.ts";
 import { actorOf, jobReadyToSubmit, LETTER_BODY, recipientsCsv } from "./support/jobs.ts";
 import { type Member, type Person, sessionToken } from "./support/people.ts";
@@ -25,10 +25,8 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t.close());
 
-const PROFILE = {
-  legalName: "Riverbend Family Medicine, P.C.", dbaName: "Riverbend Old Name", addressLine1: "12 Main Street", addressLine2: "", city: "Springfield", state: "MA",
-  postalCode: "01103", phone: "4135550100", npi: "", privacyOfficerName: "Pat Privacy", privacyOfficerEmail: "privacy@riverbend.example", timeZone: "America/New_York",
-};
+/** The profile form as posted: the test practice's profile (support/baa.ts) with a DBA name printed on the letters. */
+const PROFILE = { ...TEST_PROFILE, dbaName: "Riverbend Old Name", addressLine2: "", npi: "" };
 const LETTERHEAD = {
   returnName: "Riverbend Records Office", returnLine1: "77 Letterhead Lane", returnLine2: "", returnCity: "Portland", returnState: "ME", returnZip: "04101",
   signerName: "Robin Old, MD", signerTitle: "Chief Medical Officer",
