@@ -43,7 +43,7 @@ import type { IncidentRow } from "../support/repo.ts";
 import { incidentContext } from "../support/service.ts";
 import { moveJobAs } from "../jobs/service.ts";
 import { isCancellable, JOB_STATUSES } from "../jobs/lifecycle.ts";
-import { listJobBlobs, purgeJobs } from "./job-purge.ts";
+import { type JobListing, listJobBlobs, purgeJobs } from "./job-purge.ts";
 import { recordedSweep, type SweepOptions, type SweepResult } from "./runs.ts";
 
 export const BUILD_DATA_EXPORT = "build-data-export";
@@ -510,8 +510,9 @@ async function closePractice(deps: { db: Db; blob: BlobStore }, id: string, prac
 async function purgeEndedJobs(deps: { db: Db; blob: BlobStore }, id: string, practiceId: string, run: { cutoff: Date; runId: string }, batchSize: number): Promise<number> {
   const { cutoff } = run;
   let total = 0;
-  // Every job of the practice goes: one listing of its job blobs for this run (see job-purge).
-  const listing = await listJobBlobs(deps.blob, practiceId);
+  // Every job of the practice goes: one listing of its job blobs for this run (see job-purge), made
+  // when there is a batch to purge (an hourly run waiting on jobs in production lists nothing).
+  let listing: JobListing | null = null;
   for (;;) {
     const done = await withTenant(deps.db, { practiceId, actor: SWEEP_ACTOR }, async (tx) => {
       const r = await tx.selectFrom("data_requests").select("status").where("id", "=", id).forUpdate().executeTakeFirst();
@@ -520,6 +521,7 @@ async function purgeEndedJobs(deps: { db: Db; blob: BlobStore }, id: string, pra
         .orderBy("updated_at").limit(batchSize).forUpdate().skipLocked().execute();
       if (batch.length === 0) return 0;
       const letters = batch.filter((j) => j.letter_body_enc !== null).length;
+      listing ??= await listJobBlobs(deps.blob, practiceId);
       const sum = await purgeJobs(tx, deps.blob, batch, { cutoff, sweep: "data-requests", runId: run.runId, listing });
       await addCounts(tx, id, { jobs_purged: sum.jobs, blobs_deleted: sum.blobs, bytes_deleted: sum.bytes, letters_erased: letters });
       await recordAudit(tx, {
