@@ -25,10 +25,10 @@ const BENCHES: Record<string, (stack: BenchStack) => Promise<BenchResult>> = {
   // No database needed: letters are generated in memory; the stack is started anyway (shared runner).
   pdf: benchPdf,
   proof: benchProof,
-  // `--jobs=N` sizes it (10,000 by default).
-  purge: benchPurge,
   // `--dashboard-seconds=S` sets the length of each of its rounds (5 by default).
   dashboard: benchDashboard,
+  // `--jobs=N` sizes it (10,000 by default). Last: the longest at its default size.
+  purge: benchPurge,
 };
 
 const args = process.argv.slice(2);
@@ -55,6 +55,18 @@ if (unknown.length) {
 
 const rows: BenchRow[] = [];
 const started = performance.now();
+const printTable = () => {
+  console.log(`All benchmarks (${((performance.now() - started) / 60_000).toFixed(1)} min):`);
+  console.log(formatTable(rows).join("\n"));
+};
+// Stopped early (Ctrl-C, a timeout): the figures measured so far still get their table.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    rows.push({ path: `(stopped by ${signal} before the rest ran)`, figure: "", baseline: "", ratio: "", target: "", met: null });
+    printTable();
+    void stopTestStack().finally(() => process.exit(130));
+  });
+}
 const stack = await startTestStack();
 try {
   for (const name of names.length ? names : Object.keys(BENCHES)) {
@@ -80,5 +92,4 @@ try {
 } finally {
   await stopTestStack();
 }
-console.log(`All benchmarks (${((performance.now() - started) / 60_000).toFixed(1)} min):`);
-console.log(formatTable(rows).join("\n"));
+printTable();
