@@ -91,6 +91,8 @@ const schema = z
     RETENTION_DRAFTS_CRON: cron.default("40 2 * * *"),
     RETENTION_JOB_PURGE_CRON: cron.default("45 2 * * *"),
     RETENTION_DATA_REQUESTS_CRON: cron.default("23 * * * *"),
+    // The weekly job summary email (src/account/weekly-summary.ts): Mondays 08:00 UTC by default.
+    WEEKLY_SUMMARY_CRON: cron.default("0 8 * * 1"),
     // Background jobs prove they are alive this often (half of it); a silent one is failed and retried.
     QUEUE_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(30),
     RETENTION_BATCH_SIZE: retentionBatchSize,
@@ -193,6 +195,7 @@ const schema = z
         auditPartitions: env.AUDIT_PARTITIONS_CRON, auditCheckpoint: env.AUDIT_CHECKPOINT_CRON,
         pendingUploads: env.RETENTION_PENDING_UPLOADS_CRON, expiredCredentials: env.RETENTION_CREDENTIALS_CRON,
         abandonedDrafts: env.RETENTION_DRAFTS_CRON, jobPurge: env.RETENTION_JOB_PURGE_CRON, dataRequests: env.RETENTION_DATA_REQUESTS_CRON,
+        weeklySummary: env.WEEKLY_SUMMARY_CRON,
       },
       queue: { heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS },
       retention: {

@@ -1,6 +1,7 @@
 // The background work: tasks that run on a schedule (pg-boss sends each tick once across
 // instances, and each task runs at most once at a time) and queued work sent by use cases.
 import type { Config } from "./config.ts";
+import { sendWeeklySummaries } from "./account/weekly-summary.ts";
 import { writeCheckpoints } from "./audit/checkpoint.ts";
 import { ensureAuditPartitions } from "./audit/partitions.ts";
 import type { Db } from "./platform/db.ts";
@@ -19,8 +20,8 @@ import { BUILD_DATA_EXPORT, buildDataExport, EXPORT_ATTEMPTS, sweepDataRequests 
 
 /** Hourly: exports past their 7 days are purged, deletions that fell due are processed. */
 
-export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }): ScheduledTask[] {
-  const { config, db, blob } = deps;
+export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore; mailer: Mailer; logger: Logger }): ScheduledTask[] {
+  const { config, db, blob, mailer, logger } = deps;
   const batchSize = config.retention.batchSize;
   return [
     { name: "audit-partitions", cron: config.schedules.auditPartitions, run: () => ensureAuditPartitions(db) },
@@ -32,6 +33,8 @@ export function scheduledTasks(deps: { config: Config; db: Db; blob: BlobStore }
     { name: "sweep-data-requests", cron: config.schedules.dataRequests, run: () => sweepDataRequests({ db, blob }, { batchSize }) },
     { name: "sweep-abandoned-drafts", cron: config.schedules.abandonedDrafts, run: () => sweepAbandonedDrafts({ db, days: config.retention.draftDays }, { batchSize }) },
     { name: "sweep-job-purge", cron: config.schedules.jobPurge, run: () => sweepJobPurge({ db, blob, days: config.retention.jobDataDays }, { batchSize }) },
+    // The non-essential weekly job summary email; a rerun in the same week sends nothing twice.
+    { name: "weekly-summary", cron: config.schedules.weeklySummary, run: () => sendWeeklySummaries({ db, mailer, logger, appOrigin: config.appOrigin }, { batchSize }) },
   ];
 }
 

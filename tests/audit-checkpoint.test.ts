@@ -226,7 +226,7 @@ describe("monthly partitions", () => {
 
 describe("the background queue", () => {
   test("the server's schedules are registered with pg-boss, and a triggered task runs once at a time", async () => {
-    const queue = createQueue({ url: t.database.appUrl, logger: createLogger({ level: "silent" }), tasks: scheduledTasks({ config: t.config, db: t.db, blob: t.blob }) });
+    const queue = createQueue({ url: t.database.appUrl, logger: createLogger({ level: "silent" }), tasks: scheduledTasks({ config: t.config, db: t.db, blob: t.blob, mailer: t.mailer, logger: createLogger({ level: "silent" }) }) });
     await queue.start();
     try {
       const schedules = await queue.boss.getSchedules();
