@@ -16,6 +16,7 @@ import { ACTION_GROUPS, type AuditFilters, auditFilterSchema, describeFilters } 
 import { recordAudit } from "./record.ts";
 import { type AuditCursor, type AuditRow, listEventsPage } from "./repo.ts";
 import { parseForm } from "../auth/forms.ts";
+import { dateFormat } from "../platform/time.ts";
 
 const PAGE = 50;
 
@@ -36,7 +37,7 @@ function slug(text: string): string {
 }
 
 function describeIntegrity(status: CheckpointStatus, timeZone: string): TrailIntegrity {
-  const format = (d: Date) => new Intl.DateTimeFormat("en-US", { timeZone, dateStyle: "medium", timeStyle: "short" }).format(d);
+  const format = (d: Date) => dateFormat(timeZone, "dateTime").format(d);
   switch (status.kind) {
     case "none":
       return status;
@@ -65,7 +66,7 @@ export function auditRoutes(deps: { db: Db; hmacKeys: KeyRing }) {
   }
 
   function toRows(rows: AuditRow[], timeZone: string): TrailRow[] {
-    const format = new Intl.DateTimeFormat("en-US", { timeZone, dateStyle: "medium", timeStyle: "medium" });
+    const format = dateFormat(timeZone, "dateTimeSeconds");
     return rows.map((r) => ({
       id: r.id,
       when: format.format(new Date(r.occurred_at)),

@@ -35,6 +35,7 @@ import { letterStepProps, letterTemplateRoutes } from "./template-routes.tsx";
 import { letterEditor } from "./templates.ts";
 import { letterSigner } from "../practices/letterhead.ts";
 import { attestJob, cancelJob, createJob, JobError, jobPage, jobStatus, jobWizard, LetterError, listPracticeJobs, newJobDefaults, readLetter, saveLetter, submitJob, updateJobDetails, type WizardState } from "./service.ts";
+import { clock } from "../platform/time.ts";
 
 export type JobRouteDeps = { db: Db; config: Config; blob: BlobStore; queue?: WorkSender };
 
@@ -85,11 +86,6 @@ function sizeText(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-function clock(timeZone: string) {
-  const format = new Intl.DateTimeFormat("en-US", { timeZone, dateStyle: "medium", timeStyle: "short" });
-  return (d: Date | string) => ({ text: format.format(new Date(d)), utc: new Date(d).toISOString() });
 }
 
 function fileViews(files: JobFile[], timeZone: string): FileView[] {

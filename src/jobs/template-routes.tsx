@@ -26,13 +26,9 @@ import { JobError, type LetterDeps, LetterError, letterPreview, practiceName, ty
 import type { TemplateSummary } from "./template-repo.ts";
 import { letterSigner } from "../practices/letterhead.ts";
 import { deletePracticeTemplate, letterEditor, practiceTemplates, renamePracticeTemplate, saveTemplateFromJob, startFromTemplate, TemplateNameTaken } from "./templates.ts";
+import { clock, dateFormat } from "../platform/time.ts";
 
 const typeLabel = (value: string) => LETTER_TYPES.find((t) => t.value === value)?.label ?? value;
-
-function clock(timeZone: string) {
-  const format = new Intl.DateTimeFormat("en-US", { timeZone, dateStyle: "medium", timeStyle: "short" });
-  return (d: Date | string) => ({ text: format.format(new Date(d)), utc: new Date(d).toISOString() });
-}
 
 export type LetterStepInput = {
   body: string;
@@ -50,7 +46,7 @@ export function previewProps(s: WizardState, body: string, signer: { name: strin
   const preview = previewLetter(body, s.fields);
   return {
     jobId: s.job.id,
-    date: new Intl.DateTimeFormat("en-US", { timeZone: s.practice.time_zone, dateStyle: "long" }).format(new Date()),
+    date: dateFormat(s.practice.time_zone, "longDate").format(new Date()),
     letterhead: letterheadOf(s), recipient: preview.recipient, paragraphs: preview.paragraphs, signer,
     problem: preview.problem, unknown: preview.check.unknown,
   };

@@ -22,6 +22,7 @@ import { letterheadReturnAddress } from "./letterhead.ts";
 import {
   practiceSettings, readLogo, removeLogo, saveLetterhead, SettingsError, type SettingsDeps, uploadLogo,
 } from "./settings.ts";
+import { dateFormat } from "../platform/time.ts";
 
 const NOTICES: Record<string, string> = {
   profile: "The practice profile is saved.",
@@ -86,7 +87,7 @@ export function practiceSettingsRoutes(deps: SettingsDeps) {
       retention: { jobDataDays: deps.config.retention.jobDataDays, draftDays: deps.config.retention.draftDays, auditYears: deps.config.retention.auditYears },
       baa: {
         state: baa.state, version: signed?.baa_version ?? null, signedBy: signed ? `${signed.typed_name}, ${signed.signer_title}` : null,
-        signedOn: when ? new Intl.DateTimeFormat("en-US", { timeZone: practice.time_zone, dateStyle: "long" }).format(when) : null,
+        signedOn: when ? dateFormat(practice.time_zone, "longDate").format(when) : null,
         signedAtUtc: when?.toISOString() ?? null,
         downloadHref: signed ? downloadPath(deps.config, actor, signed.id) : null,
       },

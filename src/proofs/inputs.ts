@@ -17,6 +17,7 @@ import { findVerifiedFile } from "../jobs/repo.ts";
 import { LETTER_TYPES, MAIL_CLASSES } from "../jobs/forms.ts";
 import type { Address, LetterTemplate, Letterhead } from "./layout.ts";
 import { imageSizeProblem } from "./image-size.ts";
+import { dateFormat } from "../platform/time.ts";
 
 export type RenderInputs = {
   job: Job;
@@ -95,5 +96,5 @@ export async function gatherInputs(tx: Tx, deps: { blob: BlobStore; config: Conf
 
 /** The date printed on the letters: today in the practice's time zone, e.g. "November 23, 2026". */
 export function letterDate(practice: Practice, now = new Date()): string {
-  return new Intl.DateTimeFormat("en-US", { timeZone: practice.time_zone, dateStyle: "long" }).format(now);
+  return dateFormat(practice.time_zone, "longDate").format(now);
 }

@@ -12,6 +12,7 @@ import { findPractice } from "../practices/repo.ts";
 import { withContext } from "../platform/db.ts";
 import { RetentionPage } from "../../views/retention/page.tsx";
 import { certificatePath, openCertificate, type RetentionActor, type RetentionDeps, RetentionError, retentionOverview } from "./certificates.ts";
+import { dateFormat } from "../platform/time.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,7 +26,7 @@ export function retentionRoutes(deps: RetentionDeps, options: { dataRequests?: (
     const actor = actorOf(c);
     const overview = await retentionOverview(deps, actor);
     const practice = await withContext(deps.db, { actor: `user:${actor.userId}`, userId: actor.userId, practiceId: actor.practiceId }, (tx) => findPractice(tx, actor.practiceId));
-    const format = new Intl.DateTimeFormat("en-US", { timeZone: practice!.time_zone, dateStyle: "medium", timeStyle: "short" });
+    const format = dateFormat(practice!.time_zone, "dateTime");
     const r = deps.config.retention;
     return render(c, {
       title: "Data and retention",
