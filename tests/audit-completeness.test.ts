@@ -185,7 +185,7 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   "POST /account/preferences": async () => {
     const a = await admin();
-    return { client: a.client, path: "/account/preferences", body: { product_news: "on" }, expected: { actions: ["account.preferences.changed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
+    return { client: a.client, path: "/account/preferences", body: {}, expected: { actions: ["account.preferences.changed"], actorId: a.userId, practiceId: a.practiceId, target: { type: "user", id: a.userId } } };
   },
   "POST /unsubscribe": async () => {
     const a = await admin();

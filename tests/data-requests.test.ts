@@ -369,7 +369,7 @@ describe("deletion", () => {
     const adminReport = await giveIncident(admin.practiceId, { userId: admin.userId, name: "Test Person", email: `${admin.userId}@people.example` }, "Mail went to the wrong house.");
     const sharedReport = await giveIncident(admin.practiceId, { userId: shared.userId, name: "Test Person", email: `${shared.userId}@people.example` }, "A laptop was lost.");
     for (const m of [admin, alone, shared]) {
-      await t.ownerDb.insertInto("email_preferences").values({ user_id: m.userId, category: "product_news", subscribed: true }).execute();
+      await t.ownerDb.insertInto("email_preferences").values({ user_id: m.userId, category: "job_summary", subscribed: false }).execute();
     }
     for (const m of [alone, shared]) {
       await t.ownerDb.insertInto("totp_reenrolments").values({ user_id: m.userId, secret: "v1.k1.iv.aad.ct", expires_at: new Date(Date.now() + 600_000) }).execute();

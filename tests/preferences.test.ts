@@ -46,25 +46,29 @@ function oneClick(url: string): Promise<Response> {
 }
 
 describe("the preferences page", () => {
-  test("product news starts off and the weekly summary on; saving changes them and is audited; service mail is explained", async () => {
+  test("the weekly summary starts on and is the only optional email; saving changes it and is audited; service mail is explained", async () => {
     const p = await makePerson(t);
     const client = await clientAs(t, p);
     const html = await (await client.get("/account/preferences")).text();
     expect(html).toContain('<input type="checkbox" id="pref-job_summary" name="job_summary" checked="" aria-describedby="pref-job_summary-hint"');
-    expect(html).toContain('<input type="checkbox" id="pref-product_news" name="product_news" aria-describedby="pref-product_news-hint"');
-    expect(html).toContain('<label for="pref-product_news">Product news</label>');
+    expect(html).toContain('<label for="pref-job_summary">Weekly job summary</label>');
+    expect(html).toContain("Every Monday morning, one email per practice you belong to");
+    // Nothing sends product news, so the page does not offer it (issue 9 review).
+    expect(html).not.toContain("product_news");
+    expect(html).not.toContain("Product news");
+    expect(html).toContain("PatientLetterHub sends no newsletters, marketing or other optional email.");
     expect(html).toContain("Emails we always send");
-    for (const service of ["Security notices", "Proof ready", "Job mailed", "Data requests"]) expect(html).toContain(`<dt>${service}</dt>`);
+    for (const service of ["Security notices", "Proof ready", "Job mailed", "Data export ready"]) expect(html).toContain(`<dt>${service}</dt>`);
     expect(html).toContain("cannot be turned off");
 
-    const saved = await client.post("/account/preferences", { product_news: "on" }); // summary unticked
+    const saved = await client.post("/account/preferences", {}); // summary unticked
     expect(saved.status).toBe(303);
-    expect(await preferenceRows(p.userId)).toEqual([{ category: "job_summary", subscribed: false }, { category: "product_news", subscribed: true }]);
-    expect((await eventsOf(p.userId, "account.preferences.changed")).map((e) => e.details)).toEqual([{ product_news: true, job_summary: false }]);
+    expect(await preferenceRows(p.userId)).toEqual([{ category: "job_summary", subscribed: false }]);
+    expect((await eventsOf(p.userId, "account.preferences.changed")).map((e) => e.details)).toEqual([{ job_summary: false }]);
     expect(await (await client.get("/account/preferences?saved=1")).text()).toContain("Your email preferences are saved.");
 
     // Saving the same choices again changes nothing and records nothing.
-    await client.post("/account/preferences", { product_news: "on" });
+    await client.post("/account/preferences", {});
     expect(await eventsOf(p.userId, "account.preferences.changed")).toHaveLength(1);
   });
 });
@@ -93,14 +97,14 @@ describe("the mailer honours preferences", () => {
     expect(await countMail(p, "Proof 1 of PLH-2026-000001 is ready for review")).toBe(1);
   });
 
-  test("product news is opt-in, and nobody whose account is deactivated gets non-essential mail", async () => {
+  test("turning the summary back on sends it again, and nobody whose account is deactivated gets non-essential mail", async () => {
     const p = await makePerson(t);
-    const news: NonEssentialMail = { category: "product_news", userId: p.userId, to: addressOf(p), subject: "New: letter templates", text: "Hello." };
-    expect(await t.mailer.send(news)).toBe("skipped");
-    await (await clientAs(t, p)).post("/account/preferences", { product_news: "on", job_summary: "on" });
-    expect(await t.mailer.send(news)).toBe("sent");
+    const client = await clientAs(t, p);
+    await client.post("/account/preferences", {});
+    expect(await t.mailer.send(summary(p))).toBe("skipped");
+    await client.post("/account/preferences", { job_summary: "on" });
+    expect(await t.mailer.send(summary(p))).toBe("sent");
     await t.ownerDb.updateTable("users").set({ status: "deactivated" }).where("id", "=", p.userId).execute();
-    expect(await t.mailer.send(news)).toBe("skipped");
     expect(await t.mailer.send(summary(p))).toBe("skipped");
   });
 
@@ -158,7 +162,7 @@ describe("one-click unsubscribe", () => {
     const anotherRing = [{ id: "k1", key: Buffer.from(randomKeyRing().split(":")[1]!, "base64") }];
     const attempts = {
       "the attacker's token for the victim": link(victim.userId, "job_summary", token),
-      "the attacker's token for another category": link(attacker.userId, "product_news", token),
+      "a category that does not exist (product news was removed)": link(attacker.userId, "product_news", token),
       "a token signed with another key": link(victim.userId, "job_summary", signLink(anotherRing, { resource: "unsubscribe:job_summary", userId: victim.userId, expiresAt: new Date(Date.now() + 86_400_000) })),
       "a token with its signature altered": link(attacker.userId, "job_summary", `${token.slice(0, -2)}${token.endsWith("AA") ? "BA" : "AA"}`),
       "a token with its expiry moved": link(attacker.userId, "job_summary", token.replace(/\.(\d+)\./, (_, s: string) => `.${Number(s) + 86_400}.`)),

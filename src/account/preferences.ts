@@ -15,16 +15,11 @@ export type Preferences = Record<NonEssentialCategory, boolean>;
 
 /** What each category is, for the preferences page and the mail footer; and whether it is on until chosen. */
 export const CATEGORIES: Record<NonEssentialCategory, { label: string; description: string; subscribedByDefault: boolean }> = {
-  // Marketing-like news is opt-in: nobody gets it without asking for it.
-  product_news: {
-    label: "Product news",
-    description: "Occasional news about new PatientLetterHub features and planned maintenance windows (at most once a month).",
-    subscribedByDefault: false,
-  },
-  // About the person's own work, so it starts on; one click turns it off.
+  // About the person's own work, so it starts on; one click turns it off. Sent by
+  // src/account/weekly-summary.ts on WEEKLY_SUMMARY_CRON (Mondays 08:00 UTC by default).
   job_summary: {
     label: "Weekly job summary",
-    description: "On Mondays, how many of your practice's jobs are in each stage and which wait for you. Job references only, never patient information.",
+    description: "Every Monday morning, one email per practice you belong to: how many of its jobs are in each stage, and the references of proofs waiting for approval and jobs sent back for changes (if your role can act on them). Job references and counts only, never job titles or patient information.",
     subscribedByDefault: true,
   },
 };
@@ -34,7 +29,7 @@ export const SERVICE_EMAILS: readonly { label: string; why: string }[] = [
   { label: "Security notices", why: "sign-in links, password and email changes, two-step sign-in changes: you must hear about changes to your account, especially ones you did not make." },
   { label: "Proof ready", why: "a proof of a job you created waits for review; nothing is printed until someone approves it." },
   { label: "Job mailed", why: "a job you created was handed to the postal service: the record of your practice's mailing." },
-  { label: "Data requests", why: "an export or deletion your practice asked for is ready or done; these have legal deadlines." },
+  { label: "Data export ready", why: "the data export you asked for as your practice's admin can be downloaded, for 7 days only." },
   { label: "Invitations", why: "someone invited you to a practice; sent once, to the invited address." },
 ];
 

@@ -15,7 +15,8 @@ import { parseConnectionUrl } from "nodemailer/lib/shared";
 // RFC 8058 headers; every message carries a link to the preferences page (see MailAudience).
 
 /** The non-essential categories, each of which a person may turn off (src/account/preferences.ts). */
-export const NON_ESSENTIAL_CATEGORIES = ["product_news", "job_summary"] as const;
+// Only what something actually sends: the weekly job summary (src/account/weekly-summary.ts).
+export const NON_ESSENTIAL_CATEGORIES = ["job_summary"] as const;
 export type NonEssentialCategory = (typeof NON_ESSENTIAL_CATEGORIES)[number];
 export type MailCategory = "service" | NonEssentialCategory;
 
@@ -54,7 +55,7 @@ export type MailAudience = {
   unsubscribeUrl(userId: string, category: NonEssentialCategory): string;
   /** The page where a signed-in person chooses what they receive. */
   preferencesUrl: string;
-  /** How the footer names a category ("product news"). */
+  /** How the footer names a category ("weekly job summary"). */
   categoryLabel(category: NonEssentialCategory): string;
 };
 

@@ -345,7 +345,7 @@ export interface EmailTokensTable {
 /** A user's choice for one non-essential email category; no row means the category's default. */
 export interface EmailPreferencesTable {
   user_id: string;
-  category: "product_news" | "job_summary";
+  category: "job_summary";
   subscribed: boolean;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

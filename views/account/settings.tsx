@@ -258,7 +258,7 @@ export function PreferencesPage(props: { rows: PreferenceRow[]; service: readonl
           </fieldset>
           <button type="submit" class="button">Save preferences</button>
         </form>
-        <p>Each of these emails also has a one-click unsubscribe link at the bottom, which works without signing in.</p>
+        <p>Each of these emails also has a one-click unsubscribe link at the bottom, which works without signing in. PatientLetterHub sends no newsletters, marketing or other optional email.</p>
 
         <h2 id="service-title">Emails we always send</h2>
         <p>These are about your account's security or about work you or your practice started, so they cannot be turned off. None of them contains patient information.</p>
