@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const logger = createLogger({ level: process.env.DEBUG_SUMMARY ? "debug" : "silent" });
+const logger = createLogger({ level: "silent" });
 const run = (now = new Date(), batchSize = 2) => sendWeeklySummaries({ db: t.db, mailer: t.mailer, logger, appOrigin: t.config.appOrigin }, { batchSize, now });
 const addressOf = (p: Member) => `${p.userId}@people.example`;
 const mailsTo = async (p: Member) => (await listDevMail(t.config.mail.dir)).filter((m) => m.to.includes(addressOf(p)) && m.subject === WEEKLY_SUMMARY_SUBJECT);
