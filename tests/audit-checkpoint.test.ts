@@ -238,6 +238,7 @@ describe("the background queue", () => {
         ["sweep-expired-credentials", "35 2 * * *", "UTC"],
         ["sweep-job-purge", "45 2 * * *", "UTC"],
         ["sweep-pending-uploads", "*/15 * * * *", "UTC"],
+        ["weekly-summary", "0 8 * * 1", "UTC"],
       ]);
       const admin = await practiceWithEvents(1);
       const first = await queue.trigger("audit-checkpoint");
