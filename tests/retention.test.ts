@@ -295,7 +295,7 @@ describe("commands", () => {
     expect(out).toContain('"msg":"PatientLetterHub worker is running"');
     expect(out).toContain("sweep-pending-uploads (*/15 * * * *)");
     const schedules = await sql<{ name: string }>`SELECT name FROM pgboss.schedule ORDER BY name`.execute(t.ownerDb);
-    expect(schedules.rows.map((r) => r.name)).toEqual(["audit-checkpoint", "audit-partitions", "sweep-abandoned-drafts", "sweep-data-requests", "sweep-expired-credentials", "sweep-job-purge", "sweep-pending-uploads"]);
+    expect(schedules.rows.map((r) => r.name)).toEqual(["audit-checkpoint", "audit-partitions", "sweep-abandoned-drafts", "sweep-data-requests", "sweep-expired-credentials", "sweep-job-purge", "sweep-pending-uploads", "weekly-summary"]);
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
     for (;;) {
