@@ -52,7 +52,7 @@ describe("the preferences page", () => {
     const html = await (await client.get("/account/preferences")).text();
     expect(html).toContain('<input type="checkbox" id="pref-job_summary" name="job_summary" checked="" aria-describedby="pref-job_summary-hint"');
     expect(html).toContain('<label for="pref-job_summary">Weekly job summary</label>');
-    expect(html).toContain("Every Monday morning, one email per practice you belong to");
+    expect(html).toContain("Once a week (Monday mornings by default), one email per practice you belong to");
     // Nothing sends product news, so the page does not offer it (issue 9 review).
     expect(html).not.toContain("product_news");
     expect(html).not.toContain("Product news");

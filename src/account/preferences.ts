@@ -19,7 +19,7 @@ export const CATEGORIES: Record<NonEssentialCategory, { label: string; descripti
   // src/account/weekly-summary.ts on WEEKLY_SUMMARY_CRON (Mondays 08:00 UTC by default).
   job_summary: {
     label: "Weekly job summary",
-    description: "Every Monday morning, one email per practice you belong to: how many of its jobs are in each stage, and the references of proofs waiting for approval and jobs sent back for changes (if your role can act on them). Job references and counts only, never job titles or patient information.",
+    description: "Once a week (Monday mornings by default), one email per practice you belong to: how many of its jobs are in each stage, and the references of proofs waiting for approval and jobs sent back for changes (if your role can act on them). Job references and counts only, never job titles or patient information.",
     subscribedByDefault: true,
   },
 };
