@@ -24,10 +24,10 @@ const addressOf = (p: Member) => `${p.userId}@people.example`;
 const mailsTo = async (p: Member) => (await listDevMail(t.config.mail.dir)).filter((m) => m.to.includes(addressOf(p)) && m.subject === WEEKLY_SUMMARY_SUBJECT);
 const TITLE = "Closure letters for Zyxwv Quorpel";
 
-async function addJob(admin: Member, status: string): Promise<string> {
+async function addJob(admin: Member, status: string, ended: Record<string, Date> = {}): Promise<string> {
   const row = await t.ownerDb.insertInto("jobs").values({
     practice_id: admin.practiceId, created_by: admin.userId, title: TITLE, letter_type: "other", mail_class: "first_class",
-    return_name: "Zyxwv Quorpel", return_line1: "1 Main St", return_city: "Springfield", return_state: "MA", return_zip: "01103", status,
+    return_name: "Zyxwv Quorpel", return_line1: "1 Main St", return_city: "Springfield", return_state: "MA", return_zip: "01103", status, ...ended,
   } as never).returning("reference").executeTakeFirstOrThrow();
   return row.reference as string;
 }
@@ -47,6 +47,11 @@ describe("the weekly job summary", () => {
     await addJob(admin, "draft");
     const ready = [await addJob(admin, "proof_ready"), await addJob(admin, "proof_ready")].sort();
     const sentBack = await addJob(admin, "changes_requested");
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000);
+    await addJob(admin, "completed", { completed_at: daysAgo(2) });
+    await addJob(admin, "cancelled", { cancelled_at: daysAgo(3) });
+    // Ended long ago but touched today, as the job purge leaves it: not "in the last 7 days".
+    await addJob(admin, "completed", { completed_at: daysAgo(40), purged_at: new Date() });
     await (await clientAs(t, optedOut)).post("/account/preferences", {});
     await t.ownerDb.updateTable("users").set({ status: "deactivated" }).where("id", "=", deactivated.userId).execute();
     await t.ownerDb.deleteFrom("memberships").where("user_id", "=", removed.userId).execute();
@@ -67,6 +72,8 @@ describe("the weekly job summary", () => {
     expect(text).toContain("  Proof ready: 2\n");
     expect(text).toContain("  Changes requested: 1\n");
     expect(text).toContain("  In production: 0\n");
+    expect(text).toContain("  Completed (last 7 days): 1\n");
+    expect(text).toContain("  Cancelled (last 7 days): 1\n");
     expect(text).toContain(`Proofs waiting for approval (2): ${ready.join(", ")}`);
     expect(text).toContain(`Jobs sent back for changes (1): ${sentBack}`);
     expect(text).toContain(`Sign in to see your jobs: ${TEST_ORIGIN}/login`);

@@ -45,7 +45,8 @@ async function practiceSummary(tx: Tx, practiceId: string, since: Date): Promise
   const practice = await tx.selectFrom("practices").select("name").where("id", "=", practiceId).executeTakeFirstOrThrow();
   const rows = await tx.selectFrom("jobs").select(["status", sql<string>`count(*)::text`.as("n")])
     .where("practice_id", "=", practiceId)
-    .where((eb) => eb.or([eb("status", "not in", ENDED), eb("updated_at", ">=", since)]))
+    // Ended jobs count when they ended, not when last touched (the job purge updates them 30 days on).
+    .where((eb) => eb.or([eb("status", "not in", ENDED), eb(eb.fn.coalesce("completed_at", "cancelled_at"), ">=", since)]))
     .groupBy("status").execute();
   const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
   for (const row of rows) counts[row.status] = Number(row.n);
