@@ -1,7 +1,7 @@
 // The audit trail as CSV, streamed: rows come from a database cursor in small batches, PostgreSQL
 // having written every cell as text, and each batch leaves as one chunk as soon as the client has
 // taken the previous ones (backpressure), so memory stays flat however long the trail is. The
-// cells are written here rather than by csv-stringify: ADR 0014 has the measurements.
+// cells are written here rather than by csv-stringify: ADR 0019 has the measurements.
 import { type Db, withContext } from "../platform/db.ts";
 import type { AuditFilters } from "./filters.ts";
 import { type ExportRow, streamEvents } from "./repo.ts";
