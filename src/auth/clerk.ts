@@ -23,8 +23,7 @@
 //   }
 // Without them a signed-in Clerk user can still use an account already linked to them, but a
 // first sign-in can never link to an invited account (we never link by an unverified address).
-import { verifyToken } from "@clerk/backend";
-import { TokenVerificationError } from "@clerk/backend/errors";
+import type { verifyToken } from "@clerk/backend";
 import type { Config } from "../config.ts";
 import type { RequestMeta } from "../context.ts";
 import { recordAudit } from "../audit/record.ts";
@@ -120,8 +119,12 @@ export async function verifyClerkSessionToken(settings: ClerkSettings, token: st
   try {
     // jwtKey makes this networkless (no secretKey is given, so no JWKS fetch is possible);
     // authorizedParties refuses a token minted for another origin (subdomain cookie leaks).
+    // Imported here, not at the top: only AUTH_PROVIDER=clerk verifies tokens, and @clerk/backend
+    // costs every process ~8 MB of memory.
+    const { verifyToken } = await import("@clerk/backend");
     claims = await verifyToken(token, { jwtKey: settings.jwtKey, authorizedParties: [...settings.authorizedParties] });
   } catch (error) {
+    const { TokenVerificationError } = await import("@clerk/backend/errors");
     return { ok: false, reason: error instanceof TokenVerificationError ? error.reason : "verification-failed" };
   }
   const { sub, sid, exp, fva, sts, act } = claims;

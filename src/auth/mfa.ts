@@ -2,7 +2,6 @@
 // the last accepted step is remembered. Ten recovery codes are shown once and stored as SHA-256
 // (they are 80-bit random values, so a fast hash is enough). Verifying rotates the session token.
 import { Secret, TOTP } from "otpauth";
-import QRCode from "qrcode";
 import { sql } from "kysely";
 import type { RequestMeta } from "../context.ts";
 import { recordAudit } from "../audit/record.ts";
@@ -44,6 +43,8 @@ export function formatRecoveryCode(raw: string): string {
 /** What an authenticator app needs for a base32 secret: the otpauth URI, its QR code, the key spaced for typing. */
 export async function totpSetup(user: Pick<User, "email">, secretBase32: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
   const uri = totpFor(user, Secret.fromBase32(secretBase32)).toString();
+  // Imported here, not at the top: only enrolment draws a QR code, and qrcode costs every process ~10 MB.
+  const { default: QRCode } = await import("qrcode");
   const qrSvg = await QRCode.toString(uri, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
   return { secret: secretBase32.replace(/(.{4})/g, "$1 ").trim(), uri, qrSvg };
 }

@@ -1,7 +1,7 @@
 // The only module that talks to Azure Blob Storage. Connection-string mode serves Azurite (dev,
 // tests) and account-key deployments; account-URL mode uses DefaultAzureCredential (managed
 // identity) in production.
-import { DefaultAzureCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { BlobBatch, BlobSASPermissions, BlobServiceClient, type ContainerClient, SASProtocol, type StoragePipelineOptions, type UserDelegationKey } from "@azure/storage-blob";
 import { PassThrough, type Writable } from "node:stream";
 import type { Config } from "../config.ts";
@@ -53,9 +53,23 @@ export type UploadUrlOptions = {
   seconds: number;
 };
 
+/**
+ * DefaultAzureCredential, imported on the first token request: connection-string deployments never
+ * need @azure/identity, which costs every process ~6 MB of memory. One per client, as before.
+ */
+function lazyDefaultCredential(): TokenCredential {
+  let credential: Promise<TokenCredential> | undefined;
+  return {
+    async getToken(scopes, options) {
+      credential ??= import("@azure/identity").then(({ DefaultAzureCredential }) => new DefaultAzureCredential());
+      return (await credential).getToken(scopes, options);
+    },
+  };
+}
+
 function serviceClient(settings: Config["blob"], pipeline: StoragePipelineOptions): BlobServiceClient {
   if (settings.connectionString) return BlobServiceClient.fromConnectionString(settings.connectionString, pipeline);
-  if (settings.accountUrl) return new BlobServiceClient(settings.accountUrl, new DefaultAzureCredential(), pipeline);
+  if (settings.accountUrl) return new BlobServiceClient(settings.accountUrl, lazyDefaultCredential(), pipeline);
   throw new Error("blob storage is not configured");
 }
 
