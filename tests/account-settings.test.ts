@@ -135,6 +135,27 @@ describe("email change", () => {
     expect((await eventsOf(a.userId)).at(-1)).toMatchObject({ action: "account.email.change_requested", details: { address_in_use: true } });
   });
 
+  test("too many change requests are refused, audited as denied, and send nothing", async () => {
+    const a = await account();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const to = `many${i}.${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+      const res = await a.client.post("/account/email", { email: to, password: PASSWORD });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expect(await res.text()).toContain("You asked for several changes in a short time");
+        expect(await mailsTo(to)).toEqual([]);
+        expect(await t.ownerDb.selectFrom("email_tokens").select("id").where("new_email", "=", to).execute()).toEqual([]);
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]); // EMAIL_CHANGE_LIMIT: 3
+    const requested = (await eventsOf(a.userId)).filter((e) => e.action === "account.email.change_requested");
+    expect(requested.map((e) => [e.outcome, e.details])).toEqual([
+      ["success", { address_in_use: false }], ["success", { address_in_use: false }], ["success", { address_in_use: false }],
+      ["denied", { reason: "rate_limited" }], ["denied", { reason: "rate_limited" }],
+    ]);
+  });
+
   test("a newer request retires the older link, and an expired link is refused", async () => {
     const a = await account();
     const first = `first.${crypto.randomUUID().slice(0, 8)}@clinic.example`;

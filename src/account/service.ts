@@ -97,7 +97,14 @@ export async function requestEmailChange(deps: AuthDeps, who: Who, input: { emai
   const outcome = await withContext(deps.db, ctx(who), async (tx) => {
     await clearFailures(tx, reauthKey(who.user.id));
     const claim = await claimAttempt(tx, `email-change:${who.user.id}`, EMAIL_CHANGE_LIMIT);
-    if (!claim.allowed) return null;
+    if (!claim.allowed) {
+      // A refused attempt is audited like any other (issue 4): no link, no notice, the same event denied.
+      await recordAudit(tx, {
+        practiceId: who.session.practice_id, actor: actorOf(who), action: "account.email.change_requested", outcome: "denied", target: target(who),
+        details: { reason: "rate_limited" }, request,
+      });
+      return null;
+    }
     const inUse = await emailInUse(tx, newEmail);
     // Only the newest request counts: an older link in some inbox dies now.
     await retireEmailTokens(tx, who.user.id, ["change_email"]);
