@@ -299,9 +299,19 @@ describe("two-step sign-in", () => {
     expect(newSecret).not.toBe(a.secret);
     const newApp = new TOTP({ secret: Secret.fromBase32(newSecret) });
     const stored = (await userRow(a.userId)).totp_secret;
-    expect((await a.client.get("/account/two-step/reenrol")).status).toBe(200); // survives a reload
+    // A reload (or anyone else holding the session) gets the code form, never the new secret again:
+    // otherwise a stolen session could finish moving the second factor to its own app.
+    const reloaded = await a.client.get("/account/two-step/reenrol");
+    expect(reloaded.status).toBe(200);
+    const reloadedHtml = await reloaded.text();
+    expect(reloadedHtml).toContain('action="/account/two-step/reenrol/confirm"');
+    expect(reloadedHtml).toContain("shown only once");
+    expect(reloadedHtml).not.toContain(newSecret.slice(0, 8));
+    expect(reloadedHtml).not.toContain("<svg");
 
-    expect((await a.client.post("/account/two-step/reenrol/confirm", { code: a.totp.generate() })).status).toBe(422); // the old app's code
+    const refused = await a.client.post("/account/two-step/reenrol/confirm", { code: a.totp.generate() }); // the old app's code
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).not.toContain(newSecret.slice(0, 8));
     expect((await userRow(a.userId)).totp_secret).toBe(stored);
 
     const done = await a.client.post("/account/two-step/reenrol/confirm", { code: newApp.generate() });

@@ -23,7 +23,7 @@ import { codeForm, emailForm, nameForm, passwordForm, preferencesForm } from "./
 import { countUnusedRecoveryCodes, pendingEmailChange } from "./repo.ts";
 import { CATEGORIES, checkUnsubscribeLink, readPreferences, savePreferences, SERVICE_EMAILS, unsubscribe } from "./preferences.ts";
 import {
-  changeName, changePassword, confirmEmailChange, confirmReenrolment, pendingReenrolment, REENROL_MINUTES, type Refusal,
+  changeName, changePassword, confirmEmailChange, confirmReenrolment, hasPendingReenrolment, REENROL_MINUTES, type Refusal,
   regenerateRecoveryCodes, requestEmailChange, startReenrolment,
 } from "./service.ts";
 
@@ -138,21 +138,21 @@ export function accountSettingsRoutes(deps: AuthDeps) {
   app.post("/account/two-step/reenrol", requireMfa(), localOnly, async (c) => {
     const result = await startReenrolment(deps, who(c), await codeOf(c), requestMeta(c));
     if (!result.ok) return twoStepPage(c, { form: "reenrol", reason: result.reason });
-    return render(c, { title: "Set up your new authenticator app", page: <ReenrolPage qrSvg={result.setup.qrSvg} secret={result.setup.secret} minutes={REENROL_MINUTES} /> });
+    return render(c, { title: "Set up your new authenticator app", page: <ReenrolPage setup={result.setup} minutes={REENROL_MINUTES} /> });
   });
+  // After the start the secret is not shown again (service.ts, hasPendingReenrolment): only the code form.
   app.get("/account/two-step/reenrol", requireMfa(), localOnly, async (c) => {
-    const setup = await pendingReenrolment(deps, who(c));
-    if (!setup) return c.redirect("/account/two-step", 303);
-    return render(c, { title: "Set up your new authenticator app", page: <ReenrolPage qrSvg={setup.qrSvg} secret={setup.secret} minutes={REENROL_MINUTES} /> });
+    if (!(await hasPendingReenrolment(deps, who(c)))) return c.redirect("/account/two-step", 303);
+    return render(c, { title: "Set up your new authenticator app", page: <ReenrolPage minutes={REENROL_MINUTES} /> });
   });
   app.post("/account/two-step/reenrol/confirm", requireMfa(), localOnly, async (c) => {
     const result = await confirmReenrolment(deps, who(c), await codeOf(c), requestMeta(c));
     if (result.ok) return render(c, { title: "Two-step sign-in moved", page: <TwoStepDonePage /> });
-    const setup = result.reason === "expired" ? null : await pendingReenrolment(deps, who(c));
-    if (!setup) return twoStepPage(c, { form: "reenrol", reason: "expired" });
+    const pending = result.reason !== "expired" && (await hasPendingReenrolment(deps, who(c)));
+    if (!pending) return twoStepPage(c, { form: "reenrol", reason: "expired" });
     return render(c, {
       title: "Set up your new authenticator app", status: refusalStatus(result.reason),
-      page: <ReenrolPage qrSvg={setup.qrSvg} secret={setup.secret} minutes={REENROL_MINUTES} error={CODE_MESSAGES[result.reason]} />,
+      page: <ReenrolPage minutes={REENROL_MINUTES} error={CODE_MESSAGES[result.reason]} />,
     });
   });
   app.post("/account/two-step/recovery-codes", requireMfa(), localOnly, async (c) => {

@@ -221,11 +221,13 @@ export async function startReenrolment(deps: AuthDeps, who: Who, code: string, r
   return { ok: true, setup: await totpSetup(who.user, secret) };
 }
 
-/** The pending new authenticator's setup (a page reload), or null when none is waiting. */
-export async function pendingReenrolment(deps: AuthDeps, who: Who): Promise<TotpSetup | null> {
-  const pending = await withContext(deps.db, ctx(who), (tx) => findPendingTotp(tx, who.user.id));
-  if (!pending) return null;
-  return totpSetup(who.user, decryptField(deps.config.keys.encryption, pending.secret, pendingContext(who.user.id)));
+/**
+ * Whether a new authenticator waits for its first code. Its secret is never shown again after the
+ * start (that answer went only to whoever passed the fresh code): a page reload, or a stolen session,
+ * must not reveal it, or the session alone could finish moving the second factor.
+ */
+export async function hasPendingReenrolment(deps: AuthDeps, who: Who): Promise<boolean> {
+  return (await withContext(deps.db, ctx(who), (tx) => findPendingTotp(tx, who.user.id))) !== undefined;
 }
 
 /** Step 2: a code from the new app replaces the old secret. */

@@ -197,16 +197,23 @@ export function TwoStepPage(props: { enabledAt: string | null; recoveryLeft: num
   );
 }
 
-export function ReenrolPage(props: { qrSvg: string; secret: string; minutes: number; error?: string }) {
+/** `setup` only in the answer to the start: the secret is shown once (src/account/service.ts). */
+export function ReenrolPage(props: { setup?: { qrSvg: string; secret: string }; minutes: number; error?: string }) {
   return (
     <AccountFrame current="two-step">
       <section class="narrow" aria-labelledby="reenrol-page-title">
         <h1 id="reenrol-page-title">Set up your new authenticator app</h1>
-        <ol>
-          <li>In the new app, add an account and scan this code.</li>
-          <li>Enter the 6-digit code the new app shows. Until you do, your old app keeps working (this set-up lasts {props.minutes} minutes).</li>
-        </ol>
-        <TotpQr qrSvg={props.qrSvg} secret={props.secret} label="QR code to add PatientLetterHub to your new authenticator app" />
+        {props.setup ? (
+          <>
+            <ol>
+              <li>In the new app, add an account and scan this code. It is shown only now: a reload will not show it again.</li>
+              <li>Enter the 6-digit code the new app shows. Until you do, your old app keeps working (this set-up lasts {props.minutes} minutes).</li>
+            </ol>
+            <TotpQr qrSvg={props.setup.qrSvg} secret={props.setup.secret} label="QR code to add PatientLetterHub to your new authenticator app" />
+          </>
+        ) : (
+          <p>Enter the 6-digit code your new app shows. Until you do, your old app keeps working. For your security, the code to scan was shown only once, when you started: if the new app does not have it, <a href="/account/two-step">start again</a> with a code from your current app.</p>
+        )}
         <FormErrors message={props.error} />
         <form method="post" action="/account/two-step/reenrol/confirm" novalidate>
           <Field name="code" label="6-digit code from the new app" inputmode="numeric" autocomplete="one-time-code" maxlength={7} error={props.error ? "Check the code and try again" : undefined} />
