@@ -3,10 +3,14 @@
 // event, SAS signing) from 50 concurrent signed-in clients (10 practices, 5 staff each: the audit
 // chain of a practice takes one writer at a time), against a loop of single-row INSERT transactions
 // into the same PostgreSQL with the same concurrency and pool size, in the same run.
-// The two alternate in short rounds (B I I B B I I B), so a change in the machine's other load
-// during the run weighs on both alike; each is bounded in time. Beside req/s it prints the CPU each
-// request costs in this process (app and clients) and in PostgreSQL (the backends of this
-// database, from /proc), which does not depend on what else the machine runs.
+// Beside them, a floor (no target, evidence): the baseline's own INSERT transaction served behind
+// HTTP by a bare Bun.serve in this process, from the same clients through the same pool; what any
+// request that writes to the database reaches here before its own work.
+// The three run in short rounds, each round another order (all six over the six rounds), so a
+// change in the machine's other load during the run weighs on each alike; each is bounded in
+// time. Beside req/s it prints the CPU each request costs in this process (app and clients) and in
+// PostgreSQL (the backends of this database, from /proc), which does not depend on what else the
+// machine runs.
 // `bun run bench sas --phases` also measures the parts of one issuance on their own, at the same
 // concurrency: the HTTP round trip, the session statement, the issuance statement, SAS signing.
 import { readdirSync, readFileSync } from "node:fs";
@@ -21,14 +25,15 @@ import { createLogger } from "../../src/platform/log.ts";
 import { createMailer } from "../../src/platform/mail.ts";
 import { seedPracticeWithStaff } from "../support/seed.ts";
 import type { BenchStack } from "./index.ts";
+import type { BenchResult } from "./table.ts";
 
 const CLIENTS = 50;
 const PRACTICES = 10;
 // Pool and PostgreSQL settings for a 2-core machine: see the README's benchmark notes.
 const POOL = 8;
 const WARM_MS = 2_000;
-const ROUNDS = 4;
-const ROUND_MS = 2_000; // per kind and round: 8 s of each in all
+const ROUNDS = 6; // one per order of the three kinds
+const ROUND_MS = 2_000; // per kind and round: 12 s of each in all
 const PHASE_MS = 2_000;
 const TARGET = 0.5;
 
@@ -91,7 +96,7 @@ function summarise(samples: Sample[]): Result {
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const cpu = (r: Result) => `CPU/op app ${r.appCpu.toFixed(2)} ms + PostgreSQL ${r.pgCpu.toFixed(2)} ms`;
 
-export async function benchSas(stack: BenchStack): Promise<string[]> {
+export async function benchSas(stack: BenchStack): Promise<BenchResult> {
   const config = loadConfig({
     NODE_ENV: "test", DATABASE_URL: stack.appUrl, DATABASE_POOL_MAX: String(POOL), AZURE_STORAGE_CONNECTION_STRING: stack.blobConnectionString,
     AZURE_STORAGE_CONTAINER: `bench-${crypto.randomUUID().slice(0, 8)}`, APP_ORIGIN: "http://127.0.0.1:1",
@@ -105,6 +110,7 @@ export async function benchSas(stack: BenchStack): Promise<string[]> {
   const app = createApp({ config, db, blob, logger: createLogger({ level: "silent" }), mailer: createMailer(config.mail) });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
   const origin = `http://127.0.0.1:${server.port}`;
+  let floorServer: ReturnType<typeof Bun.serve> | undefined;
   try {
     // 10 practices with a signed BAA, 5 staff each; every client has its own attested draft job.
     const clients: { token: string; cookie: string; path: string; jobId: string; actor: Parameters<typeof issueUploadUrl>[1] }[] = [];
@@ -133,27 +139,57 @@ export async function benchSas(stack: BenchStack): Promise<string[]> {
     const insert = () => db.transaction().execute(async (tx) => {
       await sql`INSERT INTO bench_single_insert (practice_id, payload) VALUES (${practiceId}, ${"x".repeat(64)})`.execute(tx);
     });
+    // The floor: that same transaction behind HTTP, asked as the issuance is (same request bytes).
+    floorServer = Bun.serve({
+      hostname: "127.0.0.1", port: 0,
+      fetch: async (req) => {
+        if (req.method !== "POST") return new Response(null, { status: 405 });
+        await req.text();
+        await insert();
+        return Response.json({ inserted: true }, { status: 201 });
+      },
+    });
+    const floorOrigin = `http://127.0.0.1:${floorServer.port}`;
+    const floorInsert = async (w: number) => {
+      const c = clients[w]!;
+      const res = await fetch(`${floorOrigin}${c.path}`, {
+        method: "POST", body,
+        headers: { cookie: c.cookie, origin: config.appOrigin, accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
+      });
+      const answer = await res.text();
+      if (res.status !== 201) throw new Error(`the floor's INSERT over HTTP failed: ${res.status} ${answer.slice(0, 200)}`);
+    };
 
     const database = new URL(stack.appUrl).pathname.slice(1);
     const phases = process.argv.includes("--phases");
 
-    // Warm both paths, then alternate them in rounds.
+    // Warm the three paths, then run them in rounds: every order of the three once (ROUNDS = 6),
+    // so each runs first, second and last, and before each other one, equally often.
     await sample(database, CLIENTS, WARM_MS, issue);
     await sample(database, CLIENTS, WARM_MS / 2, insert);
-    const runs = { baseline: [] as Sample[], issued: [] as Sample[] };
+    await sample(database, CLIENTS, WARM_MS / 2, floorInsert);
+    const paths = { baseline: insert, issued: issue, floor: floorInsert };
+    const orders = [
+      ["baseline", "issued", "floor"], ["issued", "floor", "baseline"], ["floor", "baseline", "issued"],
+      ["baseline", "floor", "issued"], ["issued", "baseline", "floor"], ["floor", "issued", "baseline"],
+    ] as const;
+    const runs = { baseline: [] as Sample[], issued: [] as Sample[], floor: [] as Sample[] };
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? (["baseline", "issued"] as const) : (["issued", "baseline"] as const);
-      for (const kind of order) runs[kind].push(await sample(database, CLIENTS, ROUND_MS, kind === "baseline" ? insert : issue));
+      for (const kind of orders[round % orders.length]!) runs[kind].push(await sample(database, CLIENTS, ROUND_MS, paths[kind]));
     }
     const baseline = summarise(runs.baseline);
     const issued = summarise(runs.issued);
+    const floor = summarise(runs.floor);
     const ratio = issued.rps / baseline.rps;
+    const floorRatio = floor.rps / baseline.rps;
     const cpuRatio = (baseline.appCpu + baseline.pgCpu) / (issued.appCpu + issued.pgCpu);
     const lines = [
-      `sas: upload-URL issuance over HTTP (Bun.serve, loopback), ${CLIENTS} concurrent signed-in clients in ${PRACTICES} practices, pool ${POOL}, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s each`,
+      `sas: upload-URL issuance over HTTP (Bun.serve, loopback), ${CLIENTS} concurrent signed-in clients in ${PRACTICES} practices, pool ${POOL}, ${ROUNDS} rounds of ${ROUND_MS / 1000} s each, every order of the three`,
       `  baseline single-row INSERT tx   ${baseline.rps} tx/s   p50 ${ms(baseline.p50)}  p99 ${ms(baseline.p99)}  (${baseline.requests} transactions; ${cpu(baseline)})`,
       `  POST /jobs/:id/files (201)      ${issued.rps} req/s  p50 ${ms(issued.p50)}  p99 ${ms(issued.p99)}  (${issued.requests} URLs; ${cpu(issued)})`,
+      `  floor: same tx behind HTTP      ${floor.rps} req/s  p50 ${ms(floor.p50)}  p99 ${ms(floor.p99)}  (${floor.requests} requests; ${cpu(floor)})`,
       `  ratio issuance/baseline         ${ratio.toFixed(2)}x  (target ≥ ${TARGET}x: ${ratio >= TARGET ? "met" : "MISSED"}; CPU per operation, baseline/issuance: ${cpuRatio.toFixed(2)}x)`,
+      `  ratio floor/baseline            ${floorRatio.toFixed(2)}x  (floor, no target: the baseline's own transaction run by a bare Bun.serve POST handler answering 201, same clients and pool)`,
     ];
     if (phases) {
       // The parts of one issuance on their own, same concurrency: where its CPU goes.
@@ -175,8 +211,15 @@ export async function benchSas(stack: BenchStack): Promise<string[]> {
         await bare.stop(true);
       }
     }
-    return lines;
+    return {
+      lines,
+      rows: [
+        { path: `sas: upload-URL issuance over HTTP, ${CLIENTS} concurrent`, figure: `${issued.rps} req/s (p99 ${ms(issued.p99)})`, baseline: `${baseline.rps} tx/s (single-row INSERT)`, ratio: `${ratio.toFixed(2)}x`, target: `≥ ${TARGET}x`, met: ratio >= TARGET },
+        { path: `sas: floor, that INSERT tx behind bare Bun.serve HTTP, ${CLIENTS} concurrent`, figure: `${floor.rps} req/s (p99 ${ms(floor.p99)})`, baseline: `${baseline.rps} tx/s (single-row INSERT)`, ratio: `${floorRatio.toFixed(2)}x`, target: "", met: null },
+      ],
+    };
   } finally {
+    await floorServer?.stop(true);
     await server.stop(true);
     await db.destroy();
     await blob.container.deleteIfExists().catch(() => {});

@@ -31,13 +31,6 @@ const verdictOf = (word: string) => word.toLowerCase() === "met";
 // Readers for the benchmarks that return lines only, written against the lines they print today;
 // when a line changes shape the reader returns null and the generic reader takes over.
 const READERS: Record<string, (lines: string[]) => BenchRow[] | null> = {
-  sas(lines) {
-    const base = find(lines, /baseline single-row INSERT tx\s+([\d,]+) tx\/s\s+p50 \S+ ms\s+p99 (\S+ ms)/);
-    const issued = find(lines, /POST \/jobs\/:id\/files \(201\)\s+([\d,]+) req\/s\s+p50 \S+ ms\s+p99 (\S+ ms)/);
-    const ratio = find(lines, /ratio issuance\/baseline\s+([\d.]+x)\s+\(target (≥ [\d.]+x): (met|MISSED)/);
-    if (!base || !issued || !ratio) return null;
-    return [{ path: "sas: upload-URL issuance over HTTP, 50 concurrent", figure: `${issued[1]} req/s (p99 ${issued[2]})`, baseline: `${base[1]} tx/s (single-row INSERT)`, ratio: ratio[1]!, target: ratio[2]!, met: verdictOf(ratio[3]!) }];
-  },
   pdf(lines) {
     const raw = find(lines, /raw pdfkit → null sink\s+([\d,]+) letters\/s/);
     const prod = find(lines, /renderLetters → counting sink\s+([\d,]+) letters\/s/);
