@@ -2,13 +2,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
-import { sql } from "kysely";
-import { CSV_COLUMNS, neutralise } from "../src/audit/export.ts";
+import { CompiledQuery, sql } from "kysely";
+import { CSV_COLUMNS } from "../src/audit/export.ts";
 import { recordAudit } from "../src/audit/record.ts";
+import { exportQuery } from "../src/audit/repo.ts";
 import { withTenant } from "../src/platform/db.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { Client, clientAs } from "./support/browserless.ts";
 import { makePerson, type Member, sessionToken } from "./support/people.ts";
+import { waitFor } from "./support/wait.ts";
 
 let t: TestApp;
 let admin: Member;
@@ -74,10 +76,40 @@ describe("CSV export", () => {
     expect(rows[0]![13]).toBe('{"role": "staff"}');
   });
 
+  test("times are ISO-8601 UTC to the millisecond, cut not rounded, whatever fraction PostgreSQL stored", async () => {
+    const clock = await makePerson(t, { practiceName: "Clock Clinic" });
+    await seed(clock, 5);
+    // Offsets into the current month (the audit table has partitions for it and months ahead).
+    const offsets = ["0", "0.1 second", "0.12 second", "1 day 23:59:59.999999", "2 days 08:15:30.0405"];
+    // Audit events cannot be changed by anyone (a trigger); the owner steps past it to set exact times.
+    await t.ownerDb.connection().execute(async (conn) => {
+      await sql`SET session_replication_role = replica`.execute(conn);
+      await sql`UPDATE audit_events
+        SET occurred_at = (date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+          + (${sql.val(offsets)}::interval[])[chain_seq - (SELECT min(chain_seq) FROM audit_events WHERE practice_id = ${clock.practiceId}) + 1]
+        WHERE practice_id = ${clock.practiceId}`.execute(conn);
+      await sql`SET session_replication_role = origin`.execute(conn);
+    });
+    const rows = (parse(await (await clientFor(clock)).get("/audit/export.csv").then((r) => r.text())) as string[][]).slice(1).filter((r) => r[9] === "team.invited");
+    const month = new Date().toISOString().slice(0, 8); // YYYY-MM-
+    expect(rows.map((r) => r[0])).toEqual([`${month}01T00:00:00.000Z`, `${month}01T00:00:00.100Z`, `${month}01T00:00:00.120Z`, `${month}02T23:59:59.999Z`, `${month}03T08:15:30.040Z`]);
+  });
+
   test("cells that a spreadsheet would run as formulas are neutralised", async () => {
-    expect(neutralise("=1+1")).toBe("'=1+1");
-    for (const start of ["+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠"]) expect(neutralise(`${start}x`)).toBe(`'${start}x`);
-    expect(neutralise("plain")).toBe("plain");
+    const starts = ["=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠"];
+    const formulas = await makePerson(t, { practiceName: "Formula Clinic" });
+    for (const start of starts) {
+      await seed(formulas, 1, { target: { type: "route", id: `${start}x` }, request: { ip: "192.0.2.9", userAgent: `${start}agent`, requestId: "req-f" } });
+    }
+    await seed(formulas, 1, { target: { type: "route", id: "plain-=" }, request: { ip: "192.0.2.9", userAgent: "Zoë – Ärztin, 東京", requestId: "req-f" } });
+    const exported = (parse(await (await clientFor(formulas)).get("/audit/export.csv").then((r) => r.text())) as string[][]).slice(1)
+      .filter((r) => r[9] === "team.invited");
+    expect(exported.map((r) => r[11])).toEqual([...starts.map((start) => `'${start}x`), "plain-="]);
+    // UTF-8 leaves as it came (the export copies PostgreSQL's bytes; only ASCII bytes are looked at).
+    expect(exported.map((r) => r[7])).toEqual([...starts.map((start) => `'${start}agent`), "Zoë – Ärztin, 東京"]);
+    // Columns we write in fixed shapes are left alone (a hash or an id never starts like a formula,
+    // and a time would not be touched if it did).
+    expect(exported.every((r) => /^[0-9a-f]{64}$/.test(r[15]!))).toBe(true);
     const rows = parse(await (await (await clientFor(admin)).get("/audit/export.csv?outcome=denied")).text()) as string[][];
     const denied = rows.slice(1).filter((r) => r[9] === "access.denied");
     expect(denied).toHaveLength(1);
@@ -123,6 +155,45 @@ describe("CSV export", () => {
     expect(await actions(localDay("Pacific/Kiritimati"))).toContain("team.invited");
     expect(await actions(localDay("Pacific/Pago_Pago"))).not.toContain("team.invited");
     expect((await client.get("/audit/export.csv?from=2026-99-01")).status).toBe(303);
+  });
+
+  test("a reader that goes away mid-export ends its transaction and gives its connection back", async () => {
+    const big = await makePerson(t, { practiceName: "Long Trail Clinic" });
+    await seed(big, 1);
+    // 5,000 more events than one batch or one stream buffer holds, written past the chain trigger.
+    await t.ownerDb.connection().execute(async (conn) => {
+      await sql`SET session_replication_role = replica`.execute(conn);
+      await sql`INSERT INTO audit_events (practice_id, chain_seq, occurred_at, actor_type, actor_id, actor_role, action, target_type, target_id, outcome, details, prev_hash, hash)
+        SELECT ${big.practiceId}::uuid, 1000 + g, now(), 'user', ${big.userId}, 'admin', 'team.invited', 'invitation', 'inv-' || g, 'success', '{}'::jsonb, repeat('0', 64), repeat('1', 64)
+        FROM generate_series(1, 5000) g`.execute(conn);
+      await sql`SET session_replication_role = origin`.execute(conn);
+    });
+    const client = await clientFor(big);
+    // More walk-aways than the export's connections: each must have given its connection back.
+    for (let i = 0; i < 5; i++) {
+      const res = await client.get("/audit/export.csv");
+      const reader = res.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      await reader.cancel();
+    }
+    const open = () => sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE '%-raw' AND state <> 'idle' AND datname = current_database()`.execute(t.ownerDb);
+    await waitFor("the abandoned exports' transactions to end", async () => ((await open()).rows[0]!.n === "0" ? true : null), 10_000);
+    const whole = await (await client.get("/audit/export.csv")).text();
+    expect(whole.trimEnd().split("\n").length).toBeGreaterThanOrEqual(5_002);
+    // Six exports, run one after another, shared the pool's connections rather than each keeping one.
+    const raw = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE '%-raw' AND datname = current_database()`.execute(t.ownerDb);
+    expect(Number(raw.rows[0]!.n)).toBeLessThanOrEqual(3);
+  });
+
+  test("each event's actor name is one index lookup, not a pass over every user (thousands of users)", async () => {
+    await sql`INSERT INTO users (email, full_name) SELECT 'bulk-' || g || '@example.test', 'Bulk ' || g FROM generate_series(1, 3000) g`.execute(t.ownerDb);
+    await sql`ANALYZE users`.execute(t.ownerDb);
+    const query = exportQuery(t.db, admin.practiceId, {}, "UTC").compile();
+    const plan = await withTenant(t.db, { practiceId: admin.practiceId, actor: "test" }, (tx) =>
+      tx.executeQuery<{ "QUERY PLAN": string }>(CompiledQuery.raw(`EXPLAIN DECLARE plan_check NO SCROLL CURSOR FOR ${query.sql}`, [...query.parameters])));
+    const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+    expect(text).toContain("users_id_text");
+    expect(text).not.toContain("Seq Scan on users");
   });
 });
 

@@ -1,7 +1,7 @@
 // Reading the audit trail of the practice in the transaction's context (RLS scopes it too):
 // keyset pages, newest first, for the viewer, and a cursor stream for the CSV export. Dates in the
 // filters are days in the practice's time zone.
-import { CompiledQuery, sql } from "kysely";
+import { sql } from "kysely";
 import type { Db, Tx } from "../platform/db.ts";
 import type { AuditFilters } from "./filters.ts";
 
@@ -41,12 +41,16 @@ export function listEventsPage(tx: Tx, practiceId: string, f: AuditFilters, time
     .execute();
 }
 
-/** The export's query: PostgreSQL formats every cell as text, so no row needs a Date or JSON round trip. */
+/**
+ * The export's query: PostgreSQL formats every cell as text, so no row needs a Date or JSON round
+ * trip. The export reads its rows as arrays: the CSV's columns (export.ts) follow this select's order.
+ */
 export function exportQuery(tx: Db, practiceId: string, f: AuditFilters, timeZone: string) {
   return matching(tx, practiceId, f, timeZone)
     .select([
-      // ISO-8601 UTC with milliseconds, the shape Date.prototype.toISOString() writes.
-      sql<string>`to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as("occurred_at_utc"),
+      // The UTC wall time as PostgreSQL writes a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff]); the export
+      // reshapes it to ISO-8601 (export.ts): to_char here cost PostgreSQL a fifth of its time per row.
+      sql<string>`e.occurred_at AT TIME ZONE 'UTC'`.as("occurred_at_utc"),
       "e.chain_seq", "e.actor_type", "e.actor_id", "u.full_name as actor_name", "e.actor_role", "e.ip", "e.user_agent", "e.request_id",
       "e.action", "e.target_type", "e.target_id", "e.outcome",
       // jsonb's own text, exactly as stored: no JSON parse and re-stringify per row.
@@ -57,31 +61,5 @@ export function exportQuery(tx: Db, practiceId: string, f: AuditFilters, timeZon
     .orderBy("e.chain_seq", "asc");
 }
 
-/** One event for the CSV export: every cell text (or null), in the CSV's column order. */
+/** One event for the CSV export: every cell text (or null). */
 export type ExportRow = Awaited<ReturnType<ReturnType<typeof exportQuery>["executeTakeFirstOrThrow"]>>;
-
-/**
- * Every matching event, oldest first, in batches of rows of text cells, read through a database
- * cursor (constant memory). An SQL cursor (DECLARE … FETCH) rather than a protocol-level portal:
- * PostgreSQL plans a declared cursor for a fast start (cursor_tuple_fraction), so when an index
- * gives the order it streams from the first row instead of sorting the whole trail first.
- * Runs inside the caller's transaction, which the cursor does not outlive.
- */
-export async function* streamEvents(tx: Tx, practiceId: string, f: AuditFilters, timeZone: string, batch = 1_000): AsyncGenerator<ExportRow[]> {
-  const query = exportQuery(tx, practiceId, f, timeZone).compile();
-  await tx.executeQuery(CompiledQuery.raw(`DECLARE audit_export NO SCROLL CURSOR FOR ${query.sql}`, [...query.parameters]));
-  const fetchNext = () => tx.executeQuery<ExportRow>(CompiledQuery.raw(`FETCH ${Math.trunc(batch)} FROM audit_export`));
-  // One fetch ahead: PostgreSQL reads the next batch while the caller turns this one into CSV.
-  let next = fetchNext();
-  try {
-    for (;;) {
-      const { rows } = await next;
-      if (rows.length === 0) break;
-      next = fetchNext();
-      yield rows;
-    }
-  } finally {
-    // Stopped early (the reader went away): the fetch in flight settles with the transaction.
-    next.catch(() => {});
-  }
-}

@@ -1,6 +1,7 @@
 // The only place that creates connection pools. The app connects as plh_app, which owns nothing
 // and cannot bypass row-level security; tenant context is set per transaction by withTenant().
-import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
+import { CompiledQuery, Kysely, PostgresDialect, sql, type Transaction } from "kysely";
+import { SQL } from "bun";
 import pg from "pg";
 import type { Database } from "./schema.ts";
 
@@ -27,7 +28,32 @@ export function createDb(url: string, options: { max?: number; applicationName?:
   // listen then, and an unheard 'error' ends the process. Its query fails anyway, and the pool
   // discards the broken client when it is released.
   pool.on("connect", (client) => client.on("error", () => {}));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Beside the pool, made on first use: Bun's own client, for reads whose cells leave as the bytes
+  // PostgreSQL sent (raw-rows.ts, ADR 0022). Kysely's destroy ends the pool, and so this client too.
+  let raw: SQL | undefined;
+  rawClients.set(db, () => (raw ??= new SQL({
+    url, max: RAW_CLIENT_MAX, idleTimeout: 30, connectionTimeout: 5, prepare: false,
+    connection: { application_name: `${options.applicationName ?? "patientletterhub"}-raw` },
+  })));
+  const endPool = pool.end.bind(pool);
+  pool.end = (async () => {
+    await raw?.close();
+    return endPool();
+  }) as typeof pool.end;
+  return db;
+}
+
+// Long reads (an export of years of audit events) hold their connection throughout: a few at once,
+// the others wait for one, and the request pool's connections stay free for pages.
+const RAW_CLIENT_MAX = 3;
+const rawClients = new WeakMap<Db, () => SQL>();
+
+/** The Bun SQL client beside `db`'s pool (the same database, role and settings). */
+export function rawClientOf(db: Db): SQL {
+  const client = rawClients.get(db);
+  if (!client) throw new Error("this database handle was not made by createDb, so it has no raw client");
+  return client();
 }
 
 /**
@@ -59,14 +85,21 @@ export type DbContext = {
   inviteeEmail?: string | null;
 };
 
+/** The statement that sets a transaction's context; its parameters come from contextParameters. */
+export const SET_CONTEXT_SQL = `SELECT set_config('app.actor', $1, true), set_config('app.practice_id', $2, true),
+  set_config('app.user_id', $3, true), set_config('app.session_token_hash', $4, true),
+  set_config('app.invitation_token_hash', $5, true), set_config('app.invitee_email', $6, true)`;
+
+export function contextParameters(context: DbContext): string[] {
+  return [
+    context.actor, context.practiceId ?? "", context.userId ?? "", context.sessionTokenHash ?? "",
+    context.invitationTokenHash ?? "", context.inviteeEmail ?? "",
+  ];
+}
+
 export async function withContext<T>(db: Db, context: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
-    await sql`SELECT set_config('app.actor', ${context.actor}, true),
-                     set_config('app.practice_id', ${context.practiceId ?? ""}, true),
-                     set_config('app.user_id', ${context.userId ?? ""}, true),
-                     set_config('app.session_token_hash', ${context.sessionTokenHash ?? ""}, true),
-                     set_config('app.invitation_token_hash', ${context.invitationTokenHash ?? ""}, true),
-                     set_config('app.invitee_email', ${context.inviteeEmail ?? ""}, true)`.execute(tx);
+    await tx.executeQuery(CompiledQuery.raw(SET_CONTEXT_SQL, contextParameters(context)));
     return fn(tx);
   });
 }
